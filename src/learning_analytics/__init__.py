@@ -1,0 +1,1 @@
+"""Learning Analytics: the analytics Backend-for-Frontend of a corporate learning platform."""

@@ -1,0 +1,171 @@
+"""Ports: what the application needs from the outside world, named by role.
+
+Each port has at least two implementations (a real adapter and a fake, or SQLite and PostgreSQL,
+or memory and Redis), and one contract test suite parametrised over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from learning_analytics.domain.policy import LearnerFacts
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware (UTC)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Response cache (SPEC §9 layer 3)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResponse:
+    """A rendered analytics answer: the `data` member as JSON bytes plus what `meta` needs."""
+
+    data: bytes
+    etag: str
+    calculated_at: datetime
+    data_as_of: datetime | None
+    fresh_until: datetime
+    data_source: str  # the source of the computation that produced it: realtime | stale | mock
+
+
+class ResponseCache(Protocol):
+    """Key/value store of rendered answers; entries outlive their freshness for stale fallback."""
+
+    async def get(self, key: str) -> CachedResponse | None: ...
+
+    async def set(self, key: str, entry: CachedResponse, *, keep_seconds: int) -> None:
+        """Store `entry` and keep it `keep_seconds` (freshness + stale window)."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def data_version(self, scope: str) -> int:
+        """Current data version of `scope` (bumped when ingestion changes its data)."""
+        ...
+
+    async def bump_data_version(self, scope: str) -> int: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Rate limiting (SPEC §8.4)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitPolicy:
+    name: str
+    amount: int
+    per_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int  # seconds until the window resets
+
+
+class RateLimiter(Protocol):
+    async def hit(self, policy: RateLimitPolicy, key: str) -> RateLimitDecision:
+        """Count one request of `key` under `policy`, and say whether it is allowed."""
+        ...
+
+    async def peek(self, policy: RateLimitPolicy, key: str) -> RateLimitDecision:
+        """Say whether one more request would be allowed, without counting it."""
+        ...
+
+    @property
+    def degraded(self) -> bool:
+        """True while the shared storage is unreachable and limits are kept in process."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Tokens
+
+
+class TokenRevocationStore(Protocol):
+    """Revoked token ids (`jti`), shared by every replica when Redis is configured."""
+
+    async def revoke(self, token_id: str, *, expires_at: datetime) -> None: ...
+
+    async def is_revoked(self, token_id: str) -> bool: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Upstreams
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedUser:
+    """What the Auth upstream says about a user whose credentials it accepted."""
+
+    id: str
+    email: str
+    roles: tuple[str, ...]
+    organization_id: str | None
+    department_ids: tuple[str, ...] = ()
+
+
+class AuthGateway(Protocol):
+    """The Auth upstream (MS12). Raises UpstreamError when it cannot answer."""
+
+    async def authenticate(self, *, email: str, password: str) -> AuthenticatedUser | None:
+        """The user when the credentials are valid, None when they are not."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Learning record store
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    id: str
+    email: str | None
+    display_name: str | None
+    role: str
+    organization_id: str
+    department_id: str | None
+    team_id: str | None
+    manager_id: str | None
+    timezone: str | None
+    organization_timezone: str | None
+    leaderboard_visible: bool
+
+
+class MembershipRepository(Protocol):
+    """Membership facts for authorization (who is in which org/department/team, who trains whom)."""
+
+    async def learner_facts(self, user_id: str) -> LearnerFacts | None: ...
+
+
+class UserRepository(Protocol):
+    async def get_profile(self, user_id: str) -> UserProfile | None: ...
+
+
+class ActivityRepository(Protocol):
+    async def activity_times(
+        self, user_id: str, *, since: datetime | None, until: datetime
+    ) -> Sequence[datetime]:
+        """Instants (UTC) of every activity of the user in [since, until): learning events,
+        assessment attempts, practice sessions and assistant questions."""
+        ...
+
+    async def last_ingested_at(self, user_id: str) -> datetime | None:
+        """When the newest row about this user reached the store (for `meta.dataAsOf`)."""
+        ...
