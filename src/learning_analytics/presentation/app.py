@@ -1,0 +1,170 @@
+"""The API application: `create_app(settings)`; the lifespan builds every long-lived client once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx2
+import structlog
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from learning_analytics.application.ports import AuthGateway, Clock, ResponseCache
+from learning_analytics.application.serving import ServingPipeline
+from learning_analytics.config import Settings, check_production_safety, resolve_signing_secret
+from learning_analytics.infrastructure.auth.revocation import (
+    MemoryTokenRevocationStore,
+    RedisTokenRevocationStore,
+)
+from learning_analytics.infrastructure.auth.tokens import TokenIssuer, TokenVerifier
+from learning_analytics.infrastructure.cache.memory import MemoryResponseCache
+from learning_analytics.infrastructure.cache.redis import RedisResponseCache
+from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
+from learning_analytics.infrastructure.db.repositories import (
+    SqlActivityRepository,
+    SqlMembershipRepository,
+    SqlUserRepository,
+)
+from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
+from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
+from learning_analytics.presentation.errors import install_error_handlers
+from learning_analytics.presentation.middleware import EdgeMiddleware
+from learning_analytics.presentation.observability import Metrics
+from learning_analytics.presentation.routers import auth, gamification, health
+from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
+
+log = structlog.get_logger("learning_analytics.app")
+
+DESCRIPTION = """
+Learning analytics for learners, trainers and organisation admins, computed from the learning
+record store fed by the platform's services. Every answer says where its numbers came from
+(`meta.dataSource`); every error is an RFC 9457 problem with `error.code`.
+"""
+
+
+def _ping(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    async def ping_database() -> bool:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 — readiness reports any database failure as not ready
+            log.warning("database_unreachable", exc_info=True)
+            return False
+        return True
+
+    return ping_database
+
+
+def create_app(
+    settings: Settings,
+    *,
+    auth_gateway: AuthGateway | None = None,
+    clock: Clock | None = None,
+    signing_secret: str | None = None,
+) -> FastAPI:
+    """Build the API. Tests pass fakes for the Auth upstream and the clock."""
+    check_production_safety(settings)
+    secret = signing_secret or resolve_signing_secret(settings)
+    metrics = Metrics()
+    the_clock: Clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        timeout = httpx2.Timeout(settings.upstream_timeout_seconds)
+        http = httpx2.AsyncClient(timeout=timeout, limits=httpx2.Limits(max_connections=50))
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        sessions = create_session_factory(engine)
+        redis_client: Redis | None = None
+        cache: ResponseCache
+        if settings.redis_url:
+            redis_client = Redis.from_url(
+                settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5
+            )
+            cache = RedisResponseCache(redis_client)
+            revocations: MemoryTokenRevocationStore | RedisTokenRevocationStore = (
+                RedisTokenRevocationStore(redis_client)
+            )
+        else:
+            cache = MemoryResponseCache(settings.cache_max_entries)
+            revocations = MemoryTokenRevocationStore()
+        limiter = LimitsRateLimiter.from_url(settings.redis_url)
+        gateway = auth_gateway
+        if gateway is None and settings.auth_service_url:
+            gateway = HttpAuthGateway(
+                http, base_url=settings.auth_service_url, service_token=settings.service_token
+            )
+        services = Services(
+            settings=settings,
+            clock=the_clock,
+            metrics=metrics,
+            verifier=TokenVerifier(
+                hs256_secret=secret,
+                rs256_public_key_pem=settings.jwt_public_key,
+                jwks_url=settings.jwks_url,
+                http_client=http,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                leeway=settings.jwt_leeway_seconds,
+                max_token_bytes=settings.max_token_bytes,
+                jwks_cache_seconds=settings.jwks_cache_seconds,
+            ),
+            issuer=TokenIssuer(
+                secret,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                ttl_seconds=settings.access_token_ttl_seconds,
+            ),
+            revocations=revocations,
+            limiter=limiter,
+            policies=RatePolicies.from_settings(settings),
+            cache=cache,
+            pipeline=ServingPipeline(
+                cache=cache,
+                clock=the_clock,
+                ttl_seconds=settings.cache_ttl_seconds,
+                stale_seconds=settings.cache_stale_seconds,
+            ),
+            auth_gateway=gateway,
+            membership=SqlMembershipRepository(sessions),
+            users=SqlUserRepository(sessions),
+            activity=SqlActivityRepository(sessions),
+            ping_database=_ping(engine),
+        )
+        app.state.services = services
+        log.info(
+            "started",
+            mode=settings.app_env.value,
+            database="sqlite" if settings.is_sqlite else "postgresql",
+            shared_state="redis" if redis_client else "in-process",
+        )
+        try:
+            yield
+        finally:
+            await limiter.close()
+            await cache.close()
+            await http.aclose()
+            if redis_client is not None:
+                await redis_client.aclose()
+            await engine.dispose()
+            log.info("stopped")
+
+    app = FastAPI(
+        title="Learning Analytics API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(gamification.router, prefix="/api/v1")
+    app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    return app

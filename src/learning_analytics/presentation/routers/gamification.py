@@ -1,0 +1,97 @@
+"""Gamification endpoints (SPEC §7, §11). This module starts with the streak."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from learning_analytics.application.gamification import GetStreak, resolve_timezone
+from learning_analytics.application.serving import CacheKey, Computed
+from learning_analytics.domain.errors import InvalidInputError
+from learning_analytics.presentation.responses import analytics_response, render_data, wants_refresh
+from learning_analytics.presentation.schemas import (
+    CalendarDayResponse,
+    Envelope,
+    Problem,
+    StreakResponse,
+)
+from learning_analytics.presentation.security import CurrentUser, ServicesDep, ViewableLearner
+
+router = APIRouter(prefix="/gamification", tags=["gamification"])
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    status: {"model": Problem} for status in (401, 403, 404, 422, 429)
+}
+
+TzQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="IANA timezone for day boundaries (default: the user's, then the org's, UTC)",
+        examples=["Europe/Berlin"],
+    ),
+]
+
+
+def parse_timezone(name: str | None) -> ZoneInfo | None:
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInputError(f"Unknown timezone: {name!r}", details="tz") from exc
+
+
+@router.get(
+    "/streak/{userId}",
+    response_model=Envelope[StreakResponse],
+    responses=PROBLEMS,
+    summary="Current and longest streak, today's status and a 90-day activity calendar",
+)
+async def get_streak(
+    request: Request,
+    learner: ViewableLearner,
+    principal: CurrentUser,
+    services: ServicesDep,
+    tz: TzQuery = None,
+) -> Response:
+    requested = parse_timezone(tz)
+    profile = await services.users.get_profile(learner.user_id) if requested is None else None
+    zone = resolve_timezone(requested, profile)
+    use_case = GetStreak(activity=services.activity, clock=services.clock)
+
+    async def compute() -> Computed:
+        streak = await use_case.execute(user_id=learner.user_id, tz=zone)
+        data = StreakResponse(
+            user_id=learner.user_id,
+            timezone=zone.key,
+            current=streak.current,
+            longest=streak.longest,
+            last_active_date=streak.last_active_date,
+            today=streak.today,
+            today_done=streak.today_done,
+            at_risk=streak.at_risk,
+            calendar=[
+                CalendarDayResponse(date=day.day, activities=day.activities)
+                for day in streak.calendar
+            ],
+        )
+        as_of = await services.activity.last_ingested_at(learner.user_id)
+        return Computed(data=render_data(data), data_as_of=as_of)
+
+    key = CacheKey.build(
+        route="gamification.streak", subject=learner.user_id, query={"tz": zone.key}
+    )
+    answer = await services.pipeline.serve(
+        key, compute, force_refresh=wants_refresh(request, principal, learner.user_id)
+    )
+    services.metrics.cache.labels("learner", "hit" if answer.data_source == "cached" else "miss").inc()
+    settings = services.settings
+    return analytics_response(
+        request,
+        answer,
+        max_age=settings.http_max_age_learner,
+        stale_while_revalidate=settings.http_stale_while_revalidate,
+    )

@@ -1,0 +1,127 @@
+"""Authenticate, rate limit, authorize — as route dependencies, before any cache or data access.
+
+Order on every protected route: bearer token -> revocation -> standard rate limit (per user) ->
+role and ownership (SPEC §8.3) -> the handler. Denials are audited and never say whether the
+subject exists; only a platform admin, who could see any subject, is told 404.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, cast
+
+import structlog
+from fastapi import Depends, Path, Request
+
+from learning_analytics.application.ports import RateLimitPolicy
+from learning_analytics.domain.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitedError,
+)
+from learning_analytics.domain.models import Principal
+from learning_analytics.domain.policy import LearnerFacts, can_view_learner
+from learning_analytics.presentation.middleware import RATE_LIMIT_STATE_KEY
+from learning_analytics.presentation.state import Services
+
+audit = structlog.get_logger("learning_analytics.audit")
+
+SUBJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+_BEARER = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+) *$")
+
+
+def get_services(request: Request) -> Services:
+    return cast(Services, request.app.state.services)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    match = _BEARER.match(header)
+    if match is None:
+        raise AuthenticationError("Authorization header must be 'Bearer <token>'")
+    return match.group(1)
+
+
+async def authenticate(request: Request, services: ServicesDep) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise AuthenticationError("Missing bearer token")
+    principal = await services.verifier.verify(token)
+    if principal.token_id and await services.revocations.is_revoked(principal.token_id):
+        raise AuthenticationError("Token has been revoked")
+    return principal
+
+
+async def enforce_rate_limit(
+    request: Request, services: Services, *, policy: RateLimitPolicy, key: str
+) -> None:
+    decision = await services.limiter.hit(policy, key)
+    current = request.scope.get("state", {}).get(RATE_LIMIT_STATE_KEY)
+    # The headers describe the tightest limit the request met.
+    if current is None or decision.remaining <= current.remaining:
+        setattr(request.state, RATE_LIMIT_STATE_KEY, decision)
+    if not decision.allowed:
+        services.metrics.rate_limited.labels(policy.name).inc()
+        raise RateLimitedError(
+            f"Rate limit of {policy.amount} requests per {policy.per_seconds} s exceeded",
+            retry_after=max(decision.reset_after, 1),
+        )
+
+
+async def current_user(
+    request: Request,
+    services: ServicesDep,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> Principal:
+    """The authenticated caller, counted against the standard per-user limit."""
+    await enforce_rate_limit(
+        request, services, policy=services.policies.standard, key=f"user:{principal.id}"
+    )
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def deny(request: Request, services: Services, *, principal: Principal, subject: str) -> None:
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    services.metrics.auth_denials.labels(route).inc()
+    audit.warning(
+        "authorization_denied",
+        principal=principal.id,
+        roles=sorted(principal.roles),
+        organization=principal.organization_id,
+        route=route,
+        subject=subject,
+    )
+    raise ForbiddenError("You are not allowed to view this subject")
+
+
+async def viewable_learner(
+    request: Request,
+    services: ServicesDep,
+    principal: CurrentUser,
+    user_id: Annotated[
+        str,
+        Path(alias="userId", pattern=SUBJECT_ID_PATTERN, description="The learner's id"),
+    ],
+) -> LearnerFacts:
+    """The learner named in the path, once the caller is proven to be one of their viewers."""
+    facts = await services.membership.learner_facts(user_id)
+    if facts is None:
+        if principal.is_admin:
+            raise NotFoundError("No such learner")
+        deny(request, services, principal=principal, subject=user_id)
+    assert facts is not None
+    if not can_view_learner(principal, facts):
+        deny(request, services, principal=principal, subject=user_id)
+    return facts
+
+
+ViewableLearner = Annotated[LearnerFacts, Depends(viewable_learner)]
