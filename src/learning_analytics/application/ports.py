@@ -12,6 +12,25 @@ from datetime import datetime
 from typing import Protocol
 
 from learning_analytics.domain.policy import LearnerFacts
+from learning_analytics.domain.records import (
+    AssessmentAttempt,
+    AssistantInteraction,
+    Course,
+    CourseUnit,
+    Department,
+    Enrollment,
+    ExternalId,
+    Feedback,
+    LearningEvent,
+    LearningPath,
+    Organization,
+    PracticeSession,
+    SkillProfile,
+    StrategicSkillTarget,
+    SyncState,
+    Team,
+    User,
+)
 
 
 class Clock(Protocol):
@@ -168,4 +187,127 @@ class ActivityRepository(Protocol):
 
     async def last_ingested_at(self, user_id: str) -> datetime | None:
         """When the newest row about this user reached the store (for `meta.dataAsOf`)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Store writes
+
+# Imported here, not at the top, to keep this section self-contained.
+
+
+class RecordWriter(Protocol):
+    """Ingestion's way into the learning record store (SPEC §4, §5.4).
+
+    Every `upsert_*` is an idempotent batch upsert keyed by the record's id (or natural key):
+    writing a batch twice leaves the store as writing it once, and a record whose key is stored
+    already replaces the stored row (the newest fields win). Each stored row is stamped with
+    `source` and `ingested_at`. Within one batch the last record with a given key wins. Each call
+    is one transaction and returns how many distinct records it wrote.
+    """
+
+    async def upsert_organizations(
+        self, records: Sequence[Organization], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_departments(
+        self, records: Sequence[Department], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_teams(
+        self, records: Sequence[Team], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_users(
+        self, records: Sequence[User], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_external_ids(
+        self, records: Sequence[ExternalId], *, ingested_at: datetime
+    ) -> int:
+        """Keyed by (source, kind, external id); each record names its own source."""
+        ...
+
+    async def upsert_courses(
+        self, records: Sequence[Course], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_course_units(
+        self, records: Sequence[CourseUnit], *, source: str, ingested_at: datetime
+    ) -> int:
+        """A unit's skills are replaced by the record's."""
+        ...
+
+    async def upsert_enrollments(
+        self, records: Sequence[Enrollment], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_learning_events(
+        self, records: Sequence[LearningEvent], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_assessment_attempts(
+        self, records: Sequence[AssessmentAttempt], *, source: str, ingested_at: datetime
+    ) -> int:
+        """An attempt's per-skill scores are replaced by the record's."""
+        ...
+
+    async def upsert_skill_profiles(
+        self, records: Sequence[SkillProfile], *, source: str, ingested_at: datetime
+    ) -> int:
+        """Keyed by (user, skill)."""
+        ...
+
+    async def upsert_strategic_skill_targets(
+        self, records: Sequence[StrategicSkillTarget], *, source: str, ingested_at: datetime
+    ) -> int:
+        """Keyed by (organization, skill)."""
+        ...
+
+    async def upsert_learning_paths(
+        self, records: Sequence[LearningPath], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_practice_sessions(
+        self, records: Sequence[PracticeSession], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_assistant_interactions(
+        self, records: Sequence[AssistantInteraction], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def upsert_feedback(
+        self, records: Sequence[Feedback], *, source: str, ingested_at: datetime
+    ) -> int: ...
+
+    async def internal_ids(
+        self, *, source: str, kind: str, external_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Our ids of the given external ids of `source`, for those that are known."""
+        ...
+
+    async def archive_raw_payload(self, *, source: str, fetched_at: datetime, payload: str) -> None:
+        """Keep an upstream reply as received, for replay."""
+        ...
+
+    async def bump_data_version(self, scope: str) -> int:
+        """Increment the data version of `scope` (starting from 0) and return the new one."""
+        ...
+
+    async def get_data_version(self, scope: str) -> int:
+        """The data version of `scope`; 0 if it was never bumped."""
+        ...
+
+
+class SyncStateRepository(Protocol):
+    """Where each source's incremental sync stands (SPEC §5.4)."""
+
+    async def get(self, source: str) -> SyncState | None: ...
+
+    async def record_success(self, source: str, *, cursor: str | None, at: datetime) -> None:
+        """Store the cursor to resume from; the last error stays on record."""
+        ...
+
+    async def record_failure(self, source: str, *, error: str, at: datetime) -> None:
+        """Note a failed run; the cursor is kept so the next run resumes where it was."""
         ...
