@@ -60,7 +60,7 @@ def serve(
 def migrate() -> None:
     """Apply the database migrations (DATABASE_URL) up to the newest."""
     settings = _settings()
-    asyncio.run(migrations.upgrade(settings.database_url))
+    asyncio.run(migrations.upgrade(settings.database_url, schema=settings.database_schema))
     console.print("[green]database is at the newest migration[/green]")
 
 

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, validation_alias="LOG_JSON")
 
     database_url: str = Field(default=DEFAULT_SQLITE_URL, validation_alias="DATABASE_URL")
+    database_schema: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+        validation_alias="DATABASE_SCHEMA",
+        description="PostgreSQL schema of the store (default: the server's search_path)",
+    )
     database_pool_size: int = Field(default=10, ge=1, validation_alias="DATABASE_POOL_SIZE")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
 
@@ -77,7 +83,9 @@ class Settings(BaseSettings):
     rate_limit_login_per_email: int = Field(
         default=5, ge=1, validation_alias="RATE_LIMIT_LOGIN_PER_EMAIL"
     )
-    rate_limit_login_per_ip: int = Field(default=20, ge=1, validation_alias="RATE_LIMIT_LOGIN_PER_IP")
+    rate_limit_login_per_ip: int = Field(
+        default=20, ge=1, validation_alias="RATE_LIMIT_LOGIN_PER_IP"
+    )
 
     # Caching (SPEC §9, §6)
     cache_ttl_seconds: int = Field(default=300, ge=1, validation_alias="CACHE_TTL_SECONDS")
@@ -109,7 +117,9 @@ class Settings(BaseSettings):
                 self, "database_url", "postgresql+asyncpg://" + url.split("://", 1)[1]
             )
         elif url.startswith("sqlite:///"):
-            object.__setattr__(self, "database_url", "sqlite+aiosqlite:///" + url[len("sqlite:///") :])
+            object.__setattr__(
+                self, "database_url", "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+            )
         return self
 
     @property
@@ -125,6 +135,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def database_connect_args(self) -> dict[str, object]:
+        if self.database_schema and not self.is_sqlite:
+            return {"server_settings": {"search_path": self.database_schema}}
+        return {}
 
 
 def check_production_safety(settings: Settings) -> None:

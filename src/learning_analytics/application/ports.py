@@ -143,7 +143,9 @@ class AuthenticatedUser:
 class AuthGateway(Protocol):
     """The Auth upstream (MS12). Raises UpstreamError when it cannot answer."""
 
-    async def authenticate(self, *, email: str, password: str) -> AuthenticatedUser | None:
+    async def authenticate(
+        self, *, email: str, password: str, request_id: str | None = None
+    ) -> AuthenticatedUser | None:
         """The user when the credentials are valid, None when they are not."""
         ...
 

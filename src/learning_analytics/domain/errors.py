@@ -4,8 +4,8 @@ LearningAnalyticsError
 ├── AuthenticationError            the caller is not authenticated (missing/invalid token)
 │   ├── TokenExpiredError          the token was valid but has expired
 │   └── InvalidCredentialsError    login refused (same error for unknown user and wrong password)
-├── ForbiddenError                 authenticated, but not allowed (never says whether it exists)
-├── NotFoundError                  the subject does not exist (only told to callers who could see it)
+├── ForbiddenError                 authenticated but not allowed (never says if it exists)
+├── NotFoundError                  no such subject (told only to callers who could see it)
 ├── InvalidInputError              a request value is invalid
 ├── InsufficientDataError          not enough data to compute an honest answer
 ├── PayloadTooLargeError           request body (or upstream payload) over the limit

@@ -22,7 +22,7 @@ from learning_analytics.infrastructure.auth.revocation import (
 )
 from learning_analytics.infrastructure.auth.tokens import TokenIssuer, TokenVerifier
 from learning_analytics.infrastructure.cache.memory import MemoryResponseCache
-from learning_analytics.infrastructure.cache.redis import RedisResponseCache
+from learning_analytics.infrastructure.cache.redis import RedisResponseCache, create_redis_client
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.repositories import (
     SqlActivityRepository,
@@ -51,7 +51,7 @@ def _ping(engine: AsyncEngine):  # type: ignore[no-untyped-def]
         try:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 — readiness reports any database failure as not ready
+        except Exception:
             log.warning("database_unreachable", exc_info=True)
             return False
         return True
@@ -76,14 +76,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout = httpx2.Timeout(settings.upstream_timeout_seconds)
         http = httpx2.AsyncClient(timeout=timeout, limits=httpx2.Limits(max_connections=50))
-        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            connect_args=settings.database_connect_args,
+        )
         sessions = create_session_factory(engine)
         redis_client: Redis | None = None
         cache: ResponseCache
         if settings.redis_url:
-            redis_client = Redis.from_url(
-                settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5
-            )
+            redis_client = create_redis_client(settings.redis_url)
             cache = RedisResponseCache(redis_client)
             revocations: MemoryTokenRevocationStore | RedisTokenRevocationStore = (
                 RedisTokenRevocationStore(redis_client)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from asgi_correlation_id import correlation_id
@@ -34,7 +34,10 @@ class ProblemKind:
 # Most specific class first: the first isinstance match wins.
 ERROR_TABLE: tuple[tuple[type[e.LearningAnalyticsError], ProblemKind], ...] = (
     (e.TokenExpiredError, ProblemKind(401, "TOKEN_EXPIRED", "Token expired", "token-expired")),
-    (e.AuthenticationError, ProblemKind(401, "UNAUTHENTICATED", "Unauthenticated", "unauthenticated")),
+    (
+        e.AuthenticationError,
+        ProblemKind(401, "UNAUTHENTICATED", "Unauthenticated", "unauthenticated"),
+    ),
     (e.ForbiddenError, ProblemKind(403, "FORBIDDEN", "Forbidden", "forbidden")),
     (e.NotFoundError, ProblemKind(404, "NOT_FOUND", "Not found", "not-found")),
     (e.InvalidInputError, ProblemKind(422, "VALIDATION_ERROR", "Validation error", "validation")),
@@ -119,7 +122,7 @@ def problem_response(
 
 
 async def handle_domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, e.LearningAnalyticsError)
+    exc = cast(e.LearningAnalyticsError, exc)
     kind = kind_for(exc)
     headers: dict[str, str] = {}
     if isinstance(exc, e.RateLimitedError):
@@ -133,7 +136,7 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    exc = cast(RequestValidationError, exc)
     details = [
         {
             "location": [str(part) for part in err.get("loc", ())],
@@ -143,12 +146,15 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
         for err in exc.errors()
     ]
     return problem_response(
-        HTTP_STATUS_KINDS[422], message="Request validation failed", request=request, details=details
+        HTTP_STATUS_KINDS[422],
+        message="Request validation failed",
+        request=request,
+        details=details,
     )
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    exc = cast(StarletteHTTPException, exc)
     kind = HTTP_STATUS_KINDS.get(
         exc.status_code,
         ProblemKind(exc.status_code, "HTTP_ERROR", "HTTP error", "http"),
@@ -156,7 +162,7 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else kind.title
     if exc.status_code == 404 and message == "Not Found":
         message = "No such resource"
-    return problem_response(kind, message=message, request=request, headers=exc.headers)
+    return problem_response(kind, message=message, request=request, headers=dict(exc.headers or {}))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -42,7 +42,9 @@ def json_envelope(model: BaseModel, *, status_code: int = 200, now: datetime) ->
         "dataSource": "realtime",
         "requestId": correlation_id.get(),
     }
-    return Response(envelope_bytes(render_data(model), meta), status_code=status_code, media_type=JSON)
+    return Response(
+        envelope_bytes(render_data(model), meta), status_code=status_code, media_type=JSON
+    )
 
 
 def cache_control(*, max_age: int, stale_while_revalidate: int) -> str:
@@ -72,7 +74,9 @@ def analytics_response(
     entry = answer.entry
     headers = {
         "ETag": entry.etag,
-        "Cache-Control": cache_control(max_age=max_age, stale_while_revalidate=stale_while_revalidate),
+        "Cache-Control": cache_control(
+            max_age=max_age, stale_while_revalidate=stale_while_revalidate
+        ),
         "Vary": "Authorization",
     }
     if etag_matches(request, entry.etag):

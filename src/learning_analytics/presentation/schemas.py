@@ -76,7 +76,7 @@ class PrincipalResponse(ApiModel):
 
 class LoginResponse(ApiModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 — the scheme name, not a secret
     expires_at: datetime
     expires_in: int
     user: PrincipalResponse

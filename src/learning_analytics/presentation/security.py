@@ -8,7 +8,7 @@ subject exists; only a platform admin, who could see any subject, is told 404.
 from __future__ import annotations
 
 import re
-from typing import Annotated, cast
+from typing import Annotated, NoReturn, cast
 
 import structlog
 from fastapi import Depends, Path, Request
@@ -89,7 +89,7 @@ async def current_user(
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def deny(request: Request, services: Services, *, principal: Principal, subject: str) -> None:
+def deny(request: Request, services: Services, *, principal: Principal, subject: str) -> NoReturn:
     route = getattr(request.scope.get("route"), "path", request.url.path)
     services.metrics.auth_denials.labels(route).inc()
     audit.warning(
@@ -114,14 +114,11 @@ async def viewable_learner(
 ) -> LearnerFacts:
     """The learner named in the path, once the caller is proven to be one of their viewers."""
     facts = await services.membership.learner_facts(user_id)
-    if facts is None:
-        if principal.is_admin:
-            raise NotFoundError("No such learner")
-        deny(request, services, principal=principal, subject=user_id)
-    assert facts is not None
-    if not can_view_learner(principal, facts):
-        deny(request, services, principal=principal, subject=user_id)
-    return facts
+    if facts is not None and can_view_learner(principal, facts):
+        return facts
+    if facts is None and principal.is_admin:
+        raise NotFoundError("No such learner")
+    deny(request, services, principal=principal, subject=user_id)
 
 
 ViewableLearner = Annotated[LearnerFacts, Depends(viewable_learner)]

@@ -65,7 +65,10 @@ def compute_streak(
 
     first_day = today - timedelta(days=calendar_days - 1)
     calendar = tuple(
-        CalendarDay(day=first_day + timedelta(days=i), activities=per_day.get(first_day + timedelta(days=i), 0))
+        CalendarDay(
+            day=first_day + timedelta(days=i),
+            activities=per_day.get(first_day + timedelta(days=i), 0),
+        )
         for i in range(calendar_days)
     )
     return Streak(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -62,7 +63,9 @@ async def login(body: LoginRequest, request: Request, services: ServicesDep) -> 
         raise UpstreamUnavailableError(
             "The Auth service is not configured (AUTH_SERVICE_URL)", service="auth"
         )
-    user = await services.auth_gateway.authenticate(email=email, password=body.password)
+    user = await services.auth_gateway.authenticate(
+        email=email, password=body.password, request_id=correlation_id.get()
+    )
     if user is None:
         raise InvalidCredentialsError("Invalid email or password")
     now = services.clock.now()

@@ -87,7 +87,9 @@ async def get_streak(
     answer = await services.pipeline.serve(
         key, compute, force_refresh=wants_refresh(request, principal, learner.user_id)
     )
-    services.metrics.cache.labels("learner", "hit" if answer.data_source == "cached" else "miss").inc()
+    services.metrics.cache.labels(
+        "learner", "hit" if answer.data_source == "cached" else "miss"
+    ).inc()
     settings = services.settings
     return analytics_response(
         request,

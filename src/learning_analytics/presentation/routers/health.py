@@ -63,7 +63,9 @@ async def get_readiness(request: Request, services: ServicesDep) -> Response:
         ),
         "tokenRevocation": CheckResponse(
             ok=not revocation_degraded,
-            detail="Redis unreachable: revocations kept in process" if revocation_degraded else None,
+            detail="Redis unreachable: revocations kept in process"
+            if revocation_degraded
+            else None,
         ),
     }
     if not database_ok:
@@ -75,7 +77,9 @@ async def get_readiness(request: Request, services: ServicesDep) -> Response:
     body = ReadinessResponse(
         status=status, checks=checks if await _is_admin(request, services) else None
     )
-    return json_envelope(body, status_code=503 if status == "unavailable" else 200, now=datetime.now(UTC))
+    return json_envelope(
+        body, status_code=503 if status == "unavailable" else 200, now=datetime.now(UTC)
+    )
 
 
 def _metrics_allowed(request: Request, services: ServicesDep) -> bool:
