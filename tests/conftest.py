@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,10 +110,29 @@ async def empty_database(
         await _drop_schema(url, unique_prefix)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to the newest revision; tests get copies (migrating each costs
+    a second)."""
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    # In a thread of its own: this may be first requested from inside a running event loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, upgrade(f"sqlite+aiosqlite:///{path}")).result()
+    for suffix in ("-wal", "-shm"):
+        assert not path.with_name(path.name + suffix).exists(), "template not checkpointed"
+    return path
+
+
 @pytest.fixture
-async def database(empty_database: Database) -> Database:
+async def database(empty_database: Database, request: pytest.FixtureRequest) -> Database:
     """A database migrated to the newest revision."""
-    await upgrade(empty_database.url, schema=empty_database.schema)
+    if empty_database.kind == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = Path(empty_database.url.removeprefix("sqlite+aiosqlite:///"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, target)
+    else:
+        await upgrade(empty_database.url, schema=empty_database.schema)
     return empty_database
 
 

@@ -33,7 +33,7 @@ from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
 from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
 from learning_analytics.presentation.errors import install_error_handlers
 from learning_analytics.presentation.middleware import EdgeMiddleware
-from learning_analytics.presentation.observability import Metrics
+from learning_analytics.presentation.observability import Metrics, configure_logging
 from learning_analytics.presentation.routers import auth, gamification, health
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
 
@@ -68,6 +68,7 @@ def create_app(
 ) -> FastAPI:
     """Build the API. Tests pass fakes for the Auth upstream and the clock."""
     check_production_safety(settings)
+    configure_logging(level=settings.log_level, json_logs=settings.log_json)
     secret = signing_secret or resolve_signing_secret(settings)
     metrics = Metrics()
     the_clock: Clock = clock or SystemClock()
@@ -84,16 +85,17 @@ def create_app(
         sessions = create_session_factory(engine)
         redis_client: Redis | None = None
         cache: ResponseCache
+        prefix = settings.redis_key_prefix
         if settings.redis_url:
             redis_client = create_redis_client(settings.redis_url)
-            cache = RedisResponseCache(redis_client)
+            cache = RedisResponseCache(redis_client, prefix=prefix)
             revocations: MemoryTokenRevocationStore | RedisTokenRevocationStore = (
-                RedisTokenRevocationStore(redis_client)
+                RedisTokenRevocationStore(redis_client, prefix=f"{prefix}revoked:")
             )
         else:
             cache = MemoryResponseCache(settings.cache_max_entries)
             revocations = MemoryTokenRevocationStore()
-        limiter = LimitsRateLimiter.from_url(settings.redis_url)
+        limiter = LimitsRateLimiter.from_url(settings.redis_url, key_prefix=f"{prefix}rl")
         gateway = auth_gateway
         if gateway is None and settings.auth_service_url:
             gateway = HttpAuthGateway(
@@ -165,8 +167,8 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(auth.router, prefix="/api/v1")
-    app.include_router(gamification.router, prefix="/api/v1")
+    app.include_router(auth.router)
+    app.include_router(gamification.router)
     app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     return app

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware at the edge: body size limit, metrics, access log, rate-limit headers.
+"""Pure ASGI middleware at the edge: body size limit, metrics, access log, rate-limit headers,
+and the last-resort 500.
 
 Pure ASGI (no BaseHTTPMiddleware) so the cache-hit path pays for no extra task or copy.
 """
@@ -10,6 +11,7 @@ from typing import Any
 
 import structlog
 from asgi_correlation_id import correlation_id
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from learning_analytics.application.ports import RateLimitDecision
@@ -33,10 +35,6 @@ def rate_limit_headers(decision: RateLimitDecision) -> list[tuple[bytes, bytes]]
     ]
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
         self.app = app
@@ -53,20 +51,21 @@ class EdgeMiddleware:
 
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await self._reject_too_large(scope, send)
+            await self._send_problem(scope, send, status=413, message=self._too_large)
             self._observe(scope, 413, started)
             return
 
         received = 0
-        max_bytes = self.max_body_bytes
 
         async def limited_receive() -> Message:
+            # A body without (or lying about) Content-Length is counted as it streams in; the
+            # 413 is raised where the route reads it, so the one error handler answers it.
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > max_bytes:
-                    raise _BodyTooLarge
+                if received > self.max_body_bytes:
+                    raise HTTPException(413, self._too_large)
             return message
 
         async def send_wrapper(message: Message) -> None:
@@ -82,10 +81,6 @@ class EdgeMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_wrapper)
-        except _BodyTooLarge:
-            if not response_started[0]:
-                await self._reject_too_large(scope, send)
-            status_holder[0] = 413
         except Exception:
             # Last line of defence: a bug must still answer as a problem, without internals.
             access_log.exception("unhandled_error", path=scope.get("path"))
@@ -97,10 +92,9 @@ class EdgeMiddleware:
         finally:
             self._observe(scope, status_holder[0], started)
 
-    async def _reject_too_large(self, scope: Scope, send: Send) -> None:
-        await self._send_problem(
-            scope, send, status=413, message=f"Request body exceeds {self.max_body_bytes} bytes"
-        )
+    @property
+    def _too_large(self) -> str:
+        return f"Request body exceeds {self.max_body_bytes} bytes"
 
     async def _send_problem(self, scope: Scope, send: Send, *, status: int, message: str) -> None:
         kind = HTTP_STATUS_KINDS.get(status, INTERNAL)

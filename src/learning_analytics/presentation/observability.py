@@ -27,7 +27,6 @@ def configure_logging(*, level: str = "INFO", json_logs: bool = True) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _add_request_id,
             structlog.processors.format_exc_info,
@@ -37,7 +36,7 @@ def configure_logging(*, level: str = "INFO", json_logs: bool = True) -> None:
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,  # so reconfiguration (and log capture) applies at once
     )
 
 

@@ -25,7 +25,7 @@ from learning_analytics.domain.policy import LearnerFacts, can_view_learner
 from learning_analytics.presentation.middleware import RATE_LIMIT_STATE_KEY
 from learning_analytics.presentation.state import Services
 
-audit = structlog.get_logger("learning_analytics.audit")
+audit = structlog.get_logger(log="audit")
 
 SUBJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 _BEARER = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+) *$")

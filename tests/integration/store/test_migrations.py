@@ -19,8 +19,7 @@ from learning_analytics.infrastructure.db.migrate import (
     upgrade,
 )
 from learning_analytics.infrastructure.db.tables import metadata
-
-from .conftest import Database
+from tests.conftest import Database
 
 pytestmark = pytest.mark.anyio
 

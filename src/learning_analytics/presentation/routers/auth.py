@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -23,7 +25,7 @@ from learning_analytics.presentation.security import (
     enforce_rate_limit,
 )
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 PROBLEMS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "Not authenticated"},
     429: {"model": Problem, "description": "Rate limited"},
@@ -81,7 +83,7 @@ async def login(body: LoginRequest, request: Request, services: ServicesDep) -> 
     answer = LoginResponse(
         access_token=token,
         expires_at=expires_at,
-        expires_in=int((expires_at - now).total_seconds()),
+        expires_in=math.ceil((expires_at - now).total_seconds()),
         user=principal_response(principal),
     )
     return json_envelope(answer, now=now)

@@ -20,7 +20,7 @@ from learning_analytics.presentation.schemas import (
 )
 from learning_analytics.presentation.security import CurrentUser, ServicesDep, ViewableLearner
 
-router = APIRouter(prefix="/gamification", tags=["gamification"])
+router = APIRouter(prefix="/api/v1/gamification", tags=["gamification"])
 PROBLEMS: dict[int | str, dict[str, object]] = {
     status: {"model": Problem} for status in (401, 403, 404, 422, 429)
 }
