@@ -9,12 +9,18 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from learning_analytics.config import ConfigurationError, Settings, get_settings
 from learning_analytics.infrastructure.db import migrate as migrations
+from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
+from learning_analytics.infrastructure.db.repositories import SqlRecordWriter
 from learning_analytics.presentation.app import create_app
 from learning_analytics.presentation.observability import configure_logging
+from learning_analytics.simulator.app import create_simulator_app
+from learning_analytics.simulator.population import Population, demo_logins, generate_population
+from learning_analytics.simulator.seed import load_population
 
 app = typer.Typer(help="Learning Analytics: analytics API for a corporate learning platform.")
 console = Console(stderr=True)
@@ -64,8 +70,115 @@ def migrate() -> None:
     console.print("[green]database is at the newest migration[/green]")
 
 
+@app.command()
+def simulate(
+    host: HostOption = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the simulated platform")] = 8100,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic population")] = 7,
+    learners: Annotated[int, typer.Option(min=1, help="Number of learners")] = 200,
+    history_days: Annotated[int, typer.Option(min=7, help="Days of history")] = 120,
+    password: Annotated[str, typer.Option(help="Password of every simulated user")] = "demo",
+) -> None:
+    """Serve the simulated platform (the upstream services) on one port."""
+    _settings()
+    population = _generate(
+        seed=seed, learners=learners, history_days=history_days, password=password
+    )
+    asyncio.run(_server(create_simulator_app(population), host=host, port=port).serve())
+
+
+@app.command()
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API")] = 8000,
+    simulator_port: Annotated[int, typer.Option(help="Port of the simulated platform")] = 8100,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic population")] = 7,
+    learners: Annotated[int, typer.Option(min=1, help="Number of learners")] = 200,
+) -> None:
+    """What `make run` does: migrate, fill the store from the simulated platform, start the
+    simulator and the API, and print the demo logins."""
+    settings = _settings()
+    if settings.is_production:
+        console.print("[red]`demo` is for demo mode only (APP_ENV=demo)[/red]")
+        raise typer.Exit(code=2)
+    asyncio.run(
+        _demo(settings, host=host, port=port, sim_port=simulator_port, seed=seed, learners=learners)
+    )
+
+
+def _generate(*, seed: int, learners: int, history_days: int, password: str) -> Population:
+    with console.status(f"generating {learners} simulated learners (seed {seed})"):
+        return generate_population(
+            seed=seed,
+            learners=learners,
+            history_days=history_days,
+            anchor=datetime.now(UTC),
+            password=password,
+        )
+
+
+async def _demo(
+    settings: Settings, *, host: str, port: int, sim_port: int, seed: int, learners: int
+) -> None:
+    await migrations.upgrade(settings.database_url, schema=settings.database_schema)
+    population = _generate(seed=seed, learners=learners, history_days=120, password="demo")
+    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
+    try:
+        with Progress(
+            TextColumn("[bold]loading the store[/bold] {task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed} rows"),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def advance(table: str, rows: int) -> None:
+                bar.update(task, advance=rows, description=table)
+
+            counts = await load_population(
+                SqlRecordWriter(create_session_factory(engine)),
+                population,
+                ingested_at=datetime.now(UTC),
+                progress=advance,
+            )
+    finally:
+        await engine.dispose()
+    console.print(
+        "store filled from the simulated platform: "
+        + ", ".join(f"{rows} {table}" for table, rows in counts.items())
+    )
+
+    sim_url = f"http://{host}:{sim_port}"
+    api_settings = settings.model_copy(update={"auth_service_url": f"{sim_url}/auth"})
+    simulator = _server(create_simulator_app(population), host=host, port=sim_port)
+    api = _server(create_app(api_settings), host=host, port=port)
+    simulator_task = asyncio.create_task(simulator.serve())
+    while not simulator.started and not simulator_task.done():
+        await asyncio.sleep(0.05)
+    _print_logins(population, api_url=f"http://{host}:{port}", sim_url=sim_url)
+    try:
+        await api.serve()
+    finally:
+        simulator.should_exit = True
+        await simulator_task
+
+
+def _print_logins(population: Population, *, api_url: str, sim_url: str) -> None:
+    table = Table(title="Demo logins (password: demo)")
+    table.add_column("role")
+    table.add_column("email")
+    table.add_column("user id")
+    for label, email in demo_logins(population).items():
+        user = population.user_by_email(email)
+        table.add_row(label, email, user.id if user else "")
+    console.print(table)
+    console.print(f"API: {api_url}   docs: {api_url}/docs   simulated platform: {sim_url}")
+    console.print(
+        f"try: curl -s -X POST {api_url}/api/v1/auth/login -H 'content-type: application/json' "
+        """-d '{"email":"learner@org1.example","password":"demo"}'"""
+    )
+
+
 def main() -> None:
     app()
-
-
-_ = (datetime, UTC, Table)
