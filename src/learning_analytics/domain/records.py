@@ -37,6 +37,9 @@ def _check_percentage(name: str, value: float | None) -> None:
 # Organisation structure (Directory)
 
 
+ROLE_NAMES = frozenset(role.value for role in Role)
+
+
 @dataclass(frozen=True, slots=True)
 class Organization:
     id: str
@@ -74,7 +77,7 @@ class User:
     leaderboard_visible: bool = True
 
     def __post_init__(self) -> None:
-        if self.role not in {role.value for role in Role}:
+        if self.role not in ROLE_NAMES:
             raise ValueError(f"unknown role {self.role!r}")
 
 

@@ -1,0 +1,125 @@
+"""The upstream simulator as one ASGI app (SPEC §5.3): every sibling service under its own prefix.
+
+Each service is one router built over the shared `Population` and mounted at its prefix, so the
+per-upstream base URLs of SPEC §2 all point into this one app (`AUTH_SERVICE_URL` =
+`http://127.0.0.1:8100/auth`, ...). Served so far:
+
+- Auth (MS12, "rest" contract): `POST /auth/api/v1/auth/login`, `GET /auth/api/v1/users/{id}`;
+- control surface: `GET /_sim/ground-truth`.
+
+Auth answers in the MS12 envelope: `{"success": true, "data": ...}` or
+`{"success": false, "error": {"code", "message"}}`. Roles are our role names
+(learner, trainer, manager, org_admin, admin).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from learning_analytics.domain.records import User
+from learning_analytics.simulator.population import Population
+
+AUTH_PREFIX = "/auth"
+CONTROL_PREFIX = "/_sim"
+
+_INVALID_CREDENTIALS = {
+    "success": False,
+    "error": {"code": "INVALID_CREDENTIALS", "message": "Invalid email or password"},
+}
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+def _failure(status_code: int, *, code: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status_code,
+        content={"success": False, "error": {"code": code, "message": message}},
+    )
+
+
+def _user_payload(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "displayName": user.display_name,
+        "roles": [user.role],
+        "organizationId": user.organization_id,
+        "departmentIds": [user.department_id] if user.department_id else [],
+    }
+
+
+def build_auth_router(population: Population) -> APIRouter:
+    """The Auth service (MS12): credential check and user lookup."""
+    router = APIRouter(tags=["auth"])
+    expected = population.password.encode()
+
+    @router.post("/api/v1/auth/login")
+    async def login(body: LoginRequest) -> JSONResponse:
+        user = population.user_by_email(body.email)
+        # Compare even for an unknown email, so both refusals cost the same.
+        password_ok = hmac.compare_digest(body.password.encode(), expected)
+        if user is None or not password_ok:
+            return JSONResponse(status_code=401, content=_INVALID_CREDENTIALS)
+        return JSONResponse(content={"success": True, "data": {"user": _user_payload(user)}})
+
+    @router.get("/api/v1/users/{user_id}")
+    async def get_user(user_id: Annotated[str, Path(max_length=64)]) -> JSONResponse:
+        user = population.user(user_id)
+        if user is None:
+            return _failure(404, code="NOT_FOUND", message="No such user")
+        return JSONResponse(content={"success": True, "data": {"user": _user_payload(user)}})
+
+    return router
+
+
+def build_control_router(population: Population) -> APIRouter:
+    """The simulator's own surface for tests and benchmarks."""
+    router = APIRouter(tags=["simulator"])
+
+    @router.get("/ground-truth")
+    async def get_ground_truth() -> JSONResponse:
+        return JSONResponse(
+            content=[
+                {
+                    "userId": person.user_id,
+                    "email": person.email,
+                    "role": person.role,
+                    "orgId": person.org_id,
+                    "departmentId": person.department_id,
+                    "archetype": person.archetype,
+                    "droppedOut": person.dropped_out,
+                    "dropDate": person.drop_date.isoformat() if person.drop_date else None,
+                }
+                for person in population.people
+            ]
+        )
+
+    return router
+
+
+async def _invalid_request(_request: Request, _error: Exception) -> JSONResponse:
+    return _failure(400, code="VALIDATION_ERROR", message="The request body is not valid")
+
+
+def create_simulator_app(population: Population) -> FastAPI:
+    """The simulator app over `population` (separate from the API app; no shared state)."""
+    app = FastAPI(
+        title="Learning Analytics upstream simulator",
+        description="Synthetic sibling services over one deterministic population.",
+        version="1",
+    )
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.include_router(build_auth_router(population), prefix=AUTH_PREFIX)
+    app.include_router(build_control_router(population), prefix=CONTROL_PREFIX)
+    return app
