@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(default=10, ge=1, validation_alias="DATABASE_POOL_SIZE")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    redis_key_prefix: str = Field(
+        default="la:",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        validation_alias="REDIS_KEY_PREFIX",
+        description="Namespace of every Redis key (cache, rate limits, revoked tokens), so "
+        "several deployments (or test runs) can share one Redis",
+    )
 
     # Authentication (SPEC §8.1)
     jwt_secret: str | None = Field(default=None, validation_alias="JWT_SECRET")

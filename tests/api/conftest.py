@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 import httpx2
 import pytest
 from fastapi import FastAPI
-from tests.fakes import FakeAuthGateway, FakeClock
 
 from learning_analytics.application.ports import AuthenticatedUser
 from learning_analytics.config import Settings
@@ -39,6 +38,7 @@ from learning_analytics.infrastructure.auth.tokens import TokenIssuer
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.repositories import SqlRecordWriter
 from learning_analytics.presentation.app import create_app
+from tests.fakes import FakeAuthGateway, FakeClock
 
 SECRET = secrets.token_urlsafe(48)
 PASSWORD = "correct horse battery staple"

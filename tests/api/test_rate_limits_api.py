@@ -1,0 +1,173 @@
+"""The standard rate limit over HTTP (SPEC §8.4): 100 requests a minute per user, counted down in
+`RateLimit-*` headers, then 429; and what happens when Redis dies under a running app (limits
+move into the process — still enforced — and /health/ready says so)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.api.conftest import Api
+
+pytestmark = pytest.mark.anyio
+
+ME = "/api/v1/auth/me"
+STREAK = "/api/v1/gamification/streak/l-1"
+READY = "/api/v1/health/ready"
+
+
+def assert_rate_limited(response: httpx2.Response, *, limit: int) -> None:
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert (body["status"], body["success"], body["error"]["code"]) == (429, False, "RATE_LIMITED")
+    assert body["type"] == "/errors/rate-limited"
+    assert body["requestId"] == response.headers["x-request-id"]
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert response.headers["ratelimit-limit"] == str(limit)
+    assert response.headers["ratelimit-remaining"] == "0"
+    assert 1 <= int(response.headers["ratelimit-reset"]) <= 60
+
+
+async def test_the_101st_request_in_a_minute_is_429(api: Api) -> None:
+    headers = api.auth("l-1")
+    for count in range(1, 101):
+        path = STREAK if count % 2 else ME  # every authenticated route counts
+        response = await api.client.get(path, headers=headers)
+        assert response.status_code == 200, f"request {count}: {response.text}"
+        assert response.headers["ratelimit-limit"] == "100"
+        assert response.headers["ratelimit-remaining"] == str(100 - count)
+        assert 1 <= int(response.headers["ratelimit-reset"]) <= 60
+
+    assert_rate_limited(await api.client.get(ME, headers=headers), limit=100)
+    assert_rate_limited(await api.client.get(STREAK, headers=headers), limit=100)
+    # The limit is the user's, whatever token they present; other users are not affected.
+    assert_rate_limited(await api.client.get(ME, headers=api.auth("l-1")), limit=100)
+    other = await api.client.get(ME, headers=api.auth("l-2"))
+    assert other.status_code == 200
+    assert other.headers["ratelimit-remaining"] == "99"
+
+
+# ---------------------------------------------------------------------------------------------
+# Redis dies under a running app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A throwaway redis-server of this test's own, so it can be killed."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not on PATH")
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        # Fixed arguments, no shell: nothing untrusted reaches the command line.
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(  # noqa: S603
+            [
+                binary,
+                *("--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def wait_until_it_answers(self) -> None:
+        deadline = time.monotonic() + 5
+        while not await self._answers():
+            if time.monotonic() > deadline:
+                pytest.fail(f"redis-server on port {self.port} did not start")
+            await asyncio.sleep(0.02)
+
+    async def _answers(self) -> bool:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        except OSError:
+            return False
+        try:
+            writer.write(b"PING\r\n")
+            return await reader.readline() == b"+PONG\r\n"
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+async def readiness(api: Api) -> dict[str, Any]:
+    response = await api.client.get(READY, headers=api.auth("ad-1"))
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+@pytest.mark.usefixtures("redis_url")  # a Redis suite: runs (or fails) with the others
+async def test_redis_dying_keeps_serving_and_enforces_limits_in_process(
+    api_factory: Callable[..., Any], redis_server: RedisServer, unique_prefix: str
+) -> None:
+    await redis_server.wait_until_it_answers()
+    settings = {
+        "REDIS_URL": redis_server.url,
+        "REDIS_KEY_PREFIX": f"{unique_prefix}:",
+        "RATE_LIMIT_STANDARD": 5,
+    }
+    async with api_factory(**settings) as api:
+        headers = api.auth("l-1")
+        for count in (1, 2):
+            response = await api.client.get(ME, headers=headers)
+            assert response.status_code == 200
+            assert response.headers["ratelimit-remaining"] == str(5 - count)
+        ready = await readiness(api)
+        assert ready["status"] == "ready"
+        assert ready["checks"]["rateLimits"]["ok"] is True
+
+        redis_server.kill()
+
+        # Still answering: the analytics route (cache unreachable) and /auth/me ...
+        streak = await api.client.get(STREAK, headers=headers)
+        assert streak.status_code == 200, streak.text
+        for _ in range(4):
+            response = await api.client.get(ME, headers=headers)
+            assert response.status_code == 200, response.text
+        # ... and never failing open: the limit is counted in process now.
+        assert_rate_limited(await api.client.get(ME, headers=headers), limit=5)
+        assert_rate_limited(await api.client.get(STREAK, headers=headers), limit=5)
+        assert (await api.client.get(ME, headers=api.auth("l-2"))).status_code == 200
+
+        ready = await readiness(api)
+        assert ready["status"] == "degraded"
+        assert ready["checks"]["database"]["ok"] is True
+        assert ready["checks"]["rateLimits"]["ok"] is False
+        assert ready["checks"]["rateLimits"]["detail"]
+        # Anonymous callers learn the status, not the details.
+        anonymous = (await api.client.get(READY)).json()["data"]
+        assert anonymous["status"] == "degraded"
+        assert anonymous.get("checks") is None
