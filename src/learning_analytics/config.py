@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     )
     http_stale_while_revalidate: int = Field(default=60, validation_alias="HTTP_SWR_SECONDS")
 
+    membership_cache_seconds: float = Field(
+        default=30.0, ge=0, validation_alias="MEMBERSHIP_CACHE_SECONDS"
+    )
+
     # Requests, privacy, operations
     max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="MAX_BODY_BYTES")
     k_anonymity: int = Field(default=5, ge=2, validation_alias="K_ANONYMITY")

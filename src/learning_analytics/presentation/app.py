@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from learning_analytics.application.authorization import CachedMembershipRepository
 from learning_analytics.application.ports import AuthGateway, Clock, ResponseCache
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.config import Settings, check_production_safety, resolve_signing_secret
@@ -133,7 +134,10 @@ def create_app(
                 stale_seconds=settings.cache_stale_seconds,
             ),
             auth_gateway=gateway,
-            membership=SqlMembershipRepository(sessions),
+            membership=CachedMembershipRepository(
+                SqlMembershipRepository(sessions),
+                ttl_seconds=settings.membership_cache_seconds,
+            ),
             users=SqlUserRepository(sessions),
             activity=SqlActivityRepository(sessions),
             ping_database=_ping(engine),

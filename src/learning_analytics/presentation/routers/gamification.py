@@ -58,11 +58,13 @@ async def get_streak(
     tz: TzQuery = None,
 ) -> Response:
     requested = parse_timezone(tz)
-    profile = await services.users.get_profile(learner.user_id) if requested is None else None
-    zone = resolve_timezone(requested, profile)
     use_case = GetStreak(activity=services.activity, clock=services.clock)
 
     async def compute() -> Computed:
+        # The default zone (the user's, else the org's) is resolved here, inside the cached
+        # computation, so a cache hit costs no profile lookup.
+        profile = None if requested else await services.users.get_profile(learner.user_id)
+        zone = resolve_timezone(requested, profile)
         streak = await use_case.execute(user_id=learner.user_id, tz=zone)
         data = StreakResponse(
             user_id=learner.user_id,
@@ -82,7 +84,7 @@ async def get_streak(
         return Computed(data=render_data(data), data_as_of=as_of)
 
     key = CacheKey.build(
-        route="gamification.streak", subject=learner.user_id, query={"tz": zone.key}
+        route="gamification.streak", subject=learner.user_id, query={"tz": requested.key if requested else "default"}
     )
     answer = await services.pipeline.serve(
         key, compute, force_refresh=wants_refresh(request, principal, learner.user_id)
