@@ -8,6 +8,7 @@ subject exists; only a platform admin, who could see any subject, is told 404.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, NoReturn, cast
 
 import structlog
@@ -31,8 +32,13 @@ SUBJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 _BEARER = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+) *$")
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     return cast(Services, request.app.state.services)
+
+
+async def get_services(request: Request) -> Services:
+    """Async on purpose: FastAPI runs a sync dependency in a worker thread."""
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -48,7 +54,7 @@ def bearer_token(request: Request) -> str | None:
     return match.group(1)
 
 
-async def authenticate(request: Request, services: ServicesDep) -> Principal:
+async def authenticate(request: Request, services: Services) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise AuthenticationError("Missing bearer token")
@@ -74,16 +80,21 @@ async def enforce_rate_limit(
         )
 
 
-async def current_user(
-    request: Request,
-    services: ServicesDep,
-    principal: Annotated[Principal, Depends(authenticate)],
-) -> Principal:
+async def authenticated_caller(request: Request, services: Services) -> Principal:
     """The authenticated caller, counted against the standard per-user limit."""
+    principal = await authenticate(request, services)
     await enforce_rate_limit(
         request, services, policy=services.policies.standard, key=f"user:{principal.id}"
     )
     return principal
+
+
+# Dependencies are kept flat (one node each, plain awaits inside): FastAPI's per-request cost
+# grows with every node of the dependency graph, and these run on every request.
+
+
+async def current_user(request: Request) -> Principal:
+    return await authenticated_caller(request, services_of(request))
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
@@ -103,22 +114,35 @@ def deny(request: Request, services: Services, *, principal: Principal, subject:
     raise ForbiddenError("You are not allowed to view this subject")
 
 
+@dataclass(frozen=True, slots=True)
+class LearnerAccess:
+    """A caller proven to be one of the subject's viewers, with what the route needs."""
+
+    principal: Principal
+    facts: LearnerFacts
+    services: Services
+
+    @property
+    def user_id(self) -> str:
+        return self.facts.user_id
+
+
 async def viewable_learner(
     request: Request,
-    services: ServicesDep,
-    principal: CurrentUser,
     user_id: Annotated[
         str,
         Path(alias="userId", pattern=SUBJECT_ID_PATTERN, description="The learner's id"),
     ],
-) -> LearnerFacts:
+) -> LearnerAccess:
     """The learner named in the path, once the caller is proven to be one of their viewers."""
+    services = services_of(request)
+    principal = await authenticated_caller(request, services)
     facts = await services.membership.learner_facts(user_id)
     if facts is not None and can_view_learner(principal, facts):
-        return facts
+        return LearnerAccess(principal=principal, facts=facts, services=services)
     if facts is None and principal.is_admin:
         raise NotFoundError("No such learner")
     deny(request, services, principal=principal, subject=user_id)
 
 
-ViewableLearner = Annotated[LearnerFacts, Depends(viewable_learner)]
+ViewableLearner = Annotated[LearnerAccess, Depends(viewable_learner)]

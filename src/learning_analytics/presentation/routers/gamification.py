@@ -18,7 +18,7 @@ from learning_analytics.presentation.schemas import (
     Problem,
     StreakResponse,
 )
-from learning_analytics.presentation.security import CurrentUser, ServicesDep, ViewableLearner
+from learning_analytics.presentation.security import ViewableLearner
 
 router = APIRouter(prefix="/api/v1/gamification", tags=["gamification"])
 PROBLEMS: dict[int | str, dict[str, object]] = {
@@ -53,10 +53,9 @@ def parse_timezone(name: str | None) -> ZoneInfo | None:
 async def get_streak(
     request: Request,
     learner: ViewableLearner,
-    principal: CurrentUser,
-    services: ServicesDep,
     tz: TzQuery = None,
 ) -> Response:
+    services = learner.services
     requested = parse_timezone(tz)
     use_case = GetStreak(activity=services.activity, clock=services.clock)
 
@@ -84,10 +83,12 @@ async def get_streak(
         return Computed(data=render_data(data), data_as_of=as_of)
 
     key = CacheKey.build(
-        route="gamification.streak", subject=learner.user_id, query={"tz": requested.key if requested else "default"}
+        route="gamification.streak",
+        subject=learner.user_id,
+        query={"tz": requested.key if requested else "default"},
     )
     answer = await services.pipeline.serve(
-        key, compute, force_refresh=wants_refresh(request, principal, learner.user_id)
+        key, compute, force_refresh=wants_refresh(request, learner.principal, learner.user_id)
     )
     services.metrics.cache.labels(
         "learner", "hit" if answer.data_source == "cached" else "miss"
