@@ -81,6 +81,16 @@ class ServingPipeline:
         self._keep = ttl_seconds + stale_seconds
         self._flight = singleflight or SingleFlight()
 
+    async def lookup(self, key: CacheKey, *, scope: str = GLOBAL_SCOPE) -> Answer | None:
+        """A fresh cached answer, or None: never computes."""
+        return await self._fresh(key.render(await self._cache.data_version(scope)))
+
+    async def _fresh(self, versioned: str) -> Answer | None:
+        hit = await self._cache.get(versioned)
+        if hit is not None and self._clock.now() < hit.fresh_until:
+            return Answer(entry=hit, data_source="cached")
+        return None
+
     async def serve(
         self,
         key: CacheKey,
@@ -92,9 +102,9 @@ class ServingPipeline:
         version = await self._cache.data_version(scope)
         versioned = key.render(version)
         if not force_refresh:
-            hit = await self._cache.get(versioned)
-            if hit is not None and self._clock.now() < hit.fresh_until:
-                return Answer(entry=hit, data_source="cached")
+            hit = await self._fresh(versioned)
+            if hit is not None:
+                return hit
 
         async def compute_and_store() -> Answer:
             try:

@@ -33,6 +33,7 @@ from learning_analytics.infrastructure.db.repositories import (
 from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
 from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
 from learning_analytics.presentation.errors import install_error_handlers
+from learning_analytics.presentation.fastpath import CacheHitFastPath
 from learning_analytics.presentation.middleware import EdgeMiddleware
 from learning_analytics.presentation.observability import Metrics, configure_logging
 from learning_analytics.presentation.routers import auth, gamification, health
@@ -173,6 +174,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(gamification.router)
+    app.add_middleware(CacheHitFastPath, routes=gamification.FAST_ROUTES)
     app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     return app

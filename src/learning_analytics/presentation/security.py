@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn, cast
 import structlog
 from fastapi import Depends, Path, Request
 
-from learning_analytics.application.ports import RateLimitPolicy
+from learning_analytics.application.ports import RateLimitDecision, RateLimitPolicy
 from learning_analytics.domain.errors import (
     AuthenticationError,
     ForbiddenError,
@@ -28,6 +28,7 @@ from learning_analytics.presentation.state import Services
 
 audit = structlog.get_logger(log="audit")
 
+STANDARD_COUNTED_KEY = "standard_limit_counted_for"
 SUBJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 _BEARER = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+) *$")
 
@@ -74,15 +75,26 @@ async def enforce_rate_limit(
         setattr(request.state, RATE_LIMIT_STATE_KEY, decision)
     if not decision.allowed:
         services.metrics.rate_limited.labels(policy.name).inc()
-        raise RateLimitedError(
-            f"Rate limit of {policy.amount} requests per {policy.per_seconds} s exceeded",
-            retry_after=max(decision.reset_after, 1),
-        )
+        raise_rate_limited(policy, decision)
+
+
+def raise_rate_limited(policy: RateLimitPolicy, decision: RateLimitDecision) -> NoReturn:
+    raise RateLimitedError(
+        f"Rate limit of {policy.amount} requests per {policy.per_seconds} s exceeded",
+        retry_after=max(decision.reset_after, 1),
+    )
 
 
 async def authenticated_caller(request: Request, services: Services) -> Principal:
-    """The authenticated caller, counted against the standard per-user limit."""
+    """The authenticated caller, counted once per request against the standard per-user limit
+    (the cache-hit fast path may already have counted it)."""
     principal = await authenticate(request, services)
+    if getattr(request.state, STANDARD_COUNTED_KEY, None) == principal.id:
+        decision = getattr(request.state, RATE_LIMIT_STATE_KEY)
+        if not decision.allowed:
+            raise_rate_limited(services.policies.standard, decision)
+        return principal
+    setattr(request.state, STANDARD_COUNTED_KEY, principal.id)
     await enforce_rate_limit(
         request, services, policy=services.policies.standard, key=f"user:{principal.id}"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from learning_analytics.application.gamification import GetStreak, resolve_timezone
 from learning_analytics.application.serving import CacheKey, Computed
 from learning_analytics.domain.errors import InvalidInputError
+from learning_analytics.presentation.fastpath import CachedLearnerRoute
 from learning_analytics.presentation.responses import analytics_response, render_data, wants_refresh
 from learning_analytics.presentation.schemas import (
     CalendarDayResponse,
@@ -25,10 +27,11 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
     status: {"model": Problem} for status in (401, 403, 404, 422, 429)
 }
 
+TZ_MAX_LENGTH = 64
 TzQuery = Annotated[
     str | None,
     Query(
-        max_length=64,
+        max_length=TZ_MAX_LENGTH,
         description="IANA timezone for day boundaries (default: the user's, then the org's, UTC)",
         examples=["Europe/Berlin"],
     ),
@@ -42,6 +45,32 @@ def parse_timezone(name: str | None) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidInputError(f"Unknown timezone: {name!r}", details="tz") from exc
+
+
+def streak_cache_key(user_id: str, tz: ZoneInfo | None) -> CacheKey:
+    return CacheKey.build(
+        route="gamification.streak", subject=user_id, query={"tz": tz.key if tz else "default"}
+    )
+
+
+def streak_fast_key(user_id: str, query: Mapping[str, str]) -> CacheKey | None:
+    """The cache key of a streak request, for the cache-hit fast path (None: let the route
+    validate and answer)."""
+    if not set(query) <= {"tz"} or len(query.get("tz", "")) > TZ_MAX_LENGTH:
+        return None
+    try:
+        return streak_cache_key(user_id, parse_timezone(query.get("tz")))
+    except InvalidInputError:
+        return None
+
+
+FAST_ROUTES = (
+    CachedLearnerRoute(
+        path=router.prefix + "/streak/{userId}",
+        cache_key=streak_fast_key,
+        max_age=lambda settings: settings.http_max_age_learner,
+    ),
+)
 
 
 @router.get(
@@ -82,11 +111,7 @@ async def get_streak(
         as_of = await services.activity.last_ingested_at(learner.user_id)
         return Computed(data=render_data(data), data_as_of=as_of)
 
-    key = CacheKey.build(
-        route="gamification.streak",
-        subject=learner.user_id,
-        query={"tz": requested.key if requested else "default"},
-    )
+    key = streak_cache_key(learner.user_id, requested)
     answer = await services.pipeline.serve(
         key, compute, force_refresh=wants_refresh(request, learner.principal, learner.user_id)
     )
