@@ -7,6 +7,7 @@ from datetime import datetime
 
 from learning_analytics.application.ports import AuthenticatedUser
 from learning_analytics.domain.errors import UpstreamUnavailableError
+from learning_analytics.domain.records import SyncState
 
 
 class FakeClock:
@@ -40,3 +41,47 @@ class FakeAuthGateway:
         if account is None or account[0] != password:
             return None
         return account[1]
+
+
+@dataclass
+class FakeRecordWriter:
+    """Keeps what sync writes: rows by key (idempotent, like the store), raw payloads, bumps."""
+
+    rows: dict[str, object] = field(default_factory=dict)
+    raw: list[str] = field(default_factory=list)
+    versions: int = 0
+
+    async def archive_raw_payload(self, *, source: str, fetched_at: datetime, payload: str) -> None:
+        self.raw.append(payload)
+
+    async def bump_data_version(self, scope: str) -> int:
+        self.versions += 1
+        return self.versions
+
+
+@dataclass
+class FakeSyncState:
+    saved: dict[str, SyncState] = field(default_factory=dict)
+
+    async def get(self, source: str) -> SyncState | None:
+        return self.saved.get(source)
+
+    async def record_success(self, source: str, *, cursor: str | None, at: datetime) -> None:
+        old = self.saved.get(source)
+        self.saved[source] = SyncState(
+            source=source,
+            cursor=cursor,
+            last_success_at=at,
+            last_error=old.last_error if old else None,
+            last_error_at=old.last_error_at if old else None,
+        )
+
+    async def record_failure(self, source: str, *, error: str, at: datetime) -> None:
+        old = self.saved.get(source)
+        self.saved[source] = SyncState(
+            source=source,
+            cursor=old.cursor if old else None,
+            last_success_at=old.last_success_at if old else None,
+            last_error=error,
+            last_error_at=at,
+        )

@@ -195,8 +195,6 @@ class ActivityRepository(Protocol):
 # --------------------------------------------------------------------------------------------
 # Store writes
 
-# Imported here, not at the top, to keep this section self-contained.
-
 
 class RecordWriter(Protocol):
     """Ingestion's way into the learning record store (SPEC §4, §5.4).
@@ -312,4 +310,35 @@ class SyncStateRepository(Protocol):
 
     async def record_failure(self, source: str, *, error: str, at: datetime) -> None:
         """Note a failed run; the cursor is kept so the next run resumes where it was."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Ingestion (SPEC §5)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePage:
+    """One page of one upstream collection, already mapped to canonical records."""
+
+    records: Sequence[object]
+    next_cursor: str | None
+    newest: datetime | None  # the newest `updatedAt` on the page (the next run's `since`)
+    raw: str  # the reply as received, for the raw-payload archive
+
+
+class CollectionSource(Protocol):
+    """One collection of one upstream, read in pages for incremental sync."""
+
+    @property
+    def name(self) -> str:
+        """`<service>.<collection>`, the key of its sync state."""
+        ...
+
+    async def fetch(
+        self, *, since: datetime | None, cursor: str | None, request_id: str | None = None
+    ) -> SourcePage: ...
+
+    async def write(self, writer: RecordWriter, page: SourcePage, *, ingested_at: datetime) -> int:
+        """Upsert the page's records with the writer method that fits them."""
         ...
