@@ -342,3 +342,15 @@ class CollectionSource(Protocol):
     async def write(self, writer: RecordWriter, page: SourcePage, *, ingested_at: datetime) -> int:
         """Upsert the page's records with the writer method that fits them."""
         ...
+
+
+class LeaderLock(Protocol):
+    """A lock one replica holds at a time (the scheduler's leader election, SPEC §5.4)."""
+
+    async def acquire(self, name: str, *, ttl_seconds: float) -> str | None:
+        """A token when this caller now holds `name`, None when another holder has it."""
+        ...
+
+    async def release(self, name: str, token: str) -> None:
+        """Release `name` if `token` still holds it (an expired lock is never stolen back)."""
+        ...

@@ -22,6 +22,7 @@ import structlog
 from learning_analytics.application.ports import (
     Clock,
     CollectionSource,
+    LeaderLock,
     RecordWriter,
     ResponseCache,
     SyncStateRepository,
@@ -135,3 +136,23 @@ class SyncSources:
                 source.name, False, pages, rows, time.perf_counter() - started, exc.message
             )
         return SourceReport(source.name, True, pages, rows, time.perf_counter() - started)
+
+
+SYNC_LOCK = "sync"
+
+
+async def sync_as_leader(
+    sync: SyncSources, *, lock: LeaderLock, ttl_seconds: float
+) -> list[SourceReport] | None:
+    """One round, run only by the replica that takes the lock (None: another replica has it).
+
+    The lock outlives a normal round (`ttl_seconds`) and expires by itself if its holder dies.
+    """
+    token = await lock.acquire(SYNC_LOCK, ttl_seconds=ttl_seconds)
+    if token is None:
+        log.info("sync_round_skipped", reason="another replica holds the sync lock")
+        return None
+    try:
+        return await sync.execute()
+    finally:
+        await lock.release(SYNC_LOCK, token)
