@@ -354,3 +354,16 @@ class LeaderLock(Protocol):
     async def release(self, name: str, token: str) -> None:
         """Release `name` if `token` still holds it (an expired lock is never stolen back)."""
         ...
+
+
+class UserSource(Protocol):
+    """One upstream's per-user read, for the on-demand refresh of one learner."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def fetch_user(self, user_id: str, *, request_id: str | None = None) -> SourcePage: ...
+
+    async def write(
+        self, writer: RecordWriter, page: SourcePage, *, ingested_at: datetime
+    ) -> int: ...
