@@ -2,28 +2,47 @@
 
 Each service is one router built over the shared `Population` and mounted at its prefix, so the
 per-upstream base URLs of SPEC §2 all point into this one app (`AUTH_SERVICE_URL` =
-`http://127.0.0.1:8100/auth`, ...). Served so far:
+`http://127.0.0.1:8100/auth`, ...). Served ("rest" contract, docs/upstreams.md):
 
-- Auth (MS12, "rest" contract): `POST /auth/api/v1/auth/login`, `GET /auth/api/v1/users/{id}`;
-- control surface: `GET /_sim/ground-truth`.
+- Auth (MS12): `POST /auth/api/v1/auth/login`, `GET /auth/api/v1/users/{id}`;
+- the eight data upstreams (`services.py`): `/directory`, `/course-builder`, `/content-studio`,
+  `/assessment`, `/skills-engine`, `/learner-ai`, `/devlab`, `/rag`;
+- control surface: `GET /_sim/ground-truth`, `GET|DELETE /_sim/faults`,
+  `PUT /_sim/faults/{service}` (`faults.py`).
 
-Auth answers in the MS12 envelope: `{"success": true, "data": ...}` or
-`{"success": false, "error": {"code", "message"}}`. Roles are our role names
-(learner, trainer, manager, org_admin, admin).
+Every service answers in the envelope `{"success": true, "data": ...}` or
+`{"success": false, "error": {"code", "message"}}`; bad requests are 400, unknown paths 404.
+Roles are our role names (learner, trainer, manager, org_admin, admin).
+
+On startup (the ASGI lifespan, e.g. under uvicorn) the app builds every bulk feed before it
+accepts requests, so no sync request waits for it (about 20 s for 10 000 learners); without a
+lifespan (e.g. `httpx.ASGITransport`) feeds are built on first use.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from learning_analytics.domain.records import User
+from learning_analytics.simulator.envelope import failure
+from learning_analytics.simulator.faults import (
+    FaultBoard,
+    FaultInjectionMiddleware,
+    build_fault_router,
+)
+from learning_analytics.simulator.feeds import SERVICES, Feeds
 from learning_analytics.simulator.population import Population
+from learning_analytics.simulator.services import build_service_routers
 
 AUTH_PREFIX = "/auth"
 CONTROL_PREFIX = "/_sim"
@@ -39,13 +58,6 @@ class LoginRequest(BaseModel):
 
     email: Annotated[str, Field(min_length=1, max_length=320)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
-
-
-def _failure(status_code: int, *, code: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=status_code,
-        content={"success": False, "error": {"code": code, "message": message}},
-    )
 
 
 def _user_payload(user: User) -> dict[str, Any]:
@@ -77,7 +89,7 @@ def build_auth_router(population: Population) -> APIRouter:
     async def get_user(user_id: Annotated[str, Path(max_length=64)]) -> JSONResponse:
         user = population.user(user_id)
         if user is None:
-            return _failure(404, code="NOT_FOUND", message="No such user")
+            return failure(404, code="NOT_FOUND", message="No such user")
         return JSONResponse(content={"success": True, "data": {"user": _user_payload(user)}})
 
     return router
@@ -108,18 +120,47 @@ def build_control_router(population: Population) -> APIRouter:
     return router
 
 
-async def _invalid_request(_request: Request, _error: Exception) -> JSONResponse:
-    return _failure(400, code="VALIDATION_ERROR", message="The request body is not valid")
+async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
+    message = "The request is not valid"
+    if isinstance(error, RequestValidationError) and error.errors():
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        message = f"{message}: {where}: {first.get('msg', '')}"
+    return failure(400, code="VALIDATION_ERROR", message=message)
+
+
+async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+    status = error.status_code if isinstance(error, HTTPException) else 500
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "HTTP_ERROR")
+    detail = error.detail if isinstance(error, HTTPException) else "Error"
+    return failure(status, code=code, message=str(detail))
+
+
+def _warm_up(feeds: Feeds) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(feeds.warm)
+        yield
+
+    return lifespan
 
 
 def create_simulator_app(population: Population) -> FastAPI:
     """The simulator app over `population` (separate from the API app; no shared state)."""
+    feeds = Feeds(population)
+    board = FaultBoard(("auth", *SERVICES), seed=population.seed)
     app = FastAPI(
         title="Learning Analytics upstream simulator",
         description="Synthetic sibling services over one deterministic population.",
         version="1",
+        lifespan=_warm_up(feeds),
     )
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_middleware(FaultInjectionMiddleware, board=board)
     app.include_router(build_auth_router(population), prefix=AUTH_PREFIX)
+    for service, router in build_service_routers(feeds).items():
+        app.include_router(router, prefix=f"/{service}")
     app.include_router(build_control_router(population), prefix=CONTROL_PREFIX)
+    app.include_router(build_fault_router(board), prefix=CONTROL_PREFIX)
     return app
