@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     upstream_timeout_seconds: float = Field(
         default=2.0, gt=0, validation_alias="UPSTREAM_TIMEOUT_SECONDS"
     )
+    sync_interval_seconds: int = Field(
+        default=900,
+        ge=0,
+        validation_alias="SYNC_INTERVAL_SECONDS",
+        description="Scheduled sync period of the serving replicas (0: no scheduled sync)",
+    )
+    refresh_budget_seconds: float = Field(
+        default=1.5, gt=0, validation_alias="REFRESH_BUDGET_SECONDS"
+    )
     gemini_api_key: str | None = Field(default=None, validation_alias="GEMINI_API_KEY")
     mock_fallback: bool | None = Field(default=None, validation_alias="MOCK_FALLBACK")
 
@@ -132,6 +141,20 @@ class Settings(BaseSettings):
                 self, "database_url", "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
             )
         return self
+
+    @property
+    def upstream_urls(self) -> dict[str, str | None]:
+        """Base URL of each data upstream (Auth is separate: it is never synced)."""
+        return {
+            "directory": self.directory_url,
+            "course-builder": self.course_builder_url,
+            "content-studio": self.content_studio_url,
+            "assessment": self.assessment_url,
+            "skills-engine": self.skills_engine_url,
+            "learner-ai": self.learner_ai_url,
+            "devlab": self.devlab_url,
+            "rag": self.rag_url,
+        }
 
     @property
     def is_production(self) -> bool:

@@ -76,9 +76,57 @@ class Metrics:
             ["route"],
             registry=self.registry,
         )
+        self.upstream_calls = Counter(
+            "la_upstream_calls_total",
+            "Upstream calls by service and outcome",
+            ["service", "outcome"],
+            registry=self.registry,
+        )
+        self.upstream_latency = Histogram(
+            "la_upstream_call_duration_seconds",
+            "Upstream call latency (all attempts of one call)",
+            ["service"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+            registry=self.registry,
+        )
+        self.breaker_open = Gauge(
+            "la_upstream_breaker_state",
+            "Circuit breaker per upstream: 0 closed, 0.5 half-open, 1 open",
+            ["service"],
+            registry=self.registry,
+        )
+        self.sync_rows = Counter(
+            "la_sync_rows_total",
+            "Rows written by sync per source",
+            ["source"],
+            registry=self.registry,
+        )
+        self.sync_last_success = Gauge(
+            "la_sync_last_success_timestamp_seconds",
+            "When each source last synced completely (sync lag = now - this)",
+            ["source"],
+            registry=self.registry,
+        )
         self.degraded = Gauge(
             "la_degraded",
             "1 while a shared component runs on its in-process fallback",
             ["component"],
             registry=self.registry,
         )
+
+
+BREAKER_LEVEL = {"closed": 0.0, "half-open": 0.5, "open": 1.0}
+
+
+class UpstreamMetrics:
+    """Feeds the upstream client's observations into the Prometheus metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def on_call(self, service: str, outcome: str, seconds: float) -> None:
+        self._metrics.upstream_calls.labels(service, outcome).inc()
+        self._metrics.upstream_latency.labels(service).observe(seconds)
+
+    def on_breaker(self, service: str, state: str) -> None:
+        self._metrics.breaker_open.labels(service).set(BREAKER_LEVEL.get(state, 1.0))
