@@ -12,15 +12,22 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from learning_analytics.application.sync import SourceReport, SyncSources
 from learning_analytics.config import ConfigurationError, Settings, get_settings
+from learning_analytics.infrastructure.cache.redis import RedisResponseCache
 from learning_analytics.infrastructure.db import migrate as migrations
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
-from learning_analytics.infrastructure.db.repositories import SqlRecordWriter
+from learning_analytics.infrastructure.db.repositories import (
+    SqlRecordWriter,
+    SqlSyncStateRepository,
+)
+from learning_analytics.infrastructure.upstreams.catalog import rest_collections
+from learning_analytics.infrastructure.upstreams.http import UpstreamPolicy, UpstreamRegistry
 from learning_analytics.presentation.app import create_app
 from learning_analytics.presentation.observability import configure_logging
+from learning_analytics.presentation.state import SystemClock
 from learning_analytics.simulator.app import create_simulator_app
 from learning_analytics.simulator.population import Population, demo_logins, generate_population
-from learning_analytics.simulator.seed import load_population
 
 app = typer.Typer(help="Learning Analytics: analytics API for a corporate learning platform.")
 console = Console(stderr=True)
@@ -68,6 +75,88 @@ def migrate() -> None:
     settings = _settings()
     asyncio.run(migrations.upgrade(settings.database_url, schema=settings.database_schema))
     console.print("[green]database is at the newest migration[/green]")
+
+
+@app.command()
+def sync() -> None:
+    """Pull every configured upstream into the store once (incremental; exit 1 if a source
+    failed, after the others finished)."""
+    settings = _settings()
+    reports = asyncio.run(_sync(settings))
+    if not reports:
+        console.print("[yellow]no upstream is configured (set DIRECTORY_URL, ...)[/yellow]")
+        raise typer.Exit(code=2)
+    if not all(report.ok for report in reports):
+        raise typer.Exit(code=1)
+
+
+async def _sync(settings: Settings) -> list[SourceReport]:
+    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
+    sessions = create_session_factory(engine)
+    cache = (
+        RedisResponseCache.from_url(settings.redis_url, prefix=settings.redis_key_prefix)
+        if settings.redis_url
+        else None
+    )
+    registry = UpstreamRegistry(
+        settings.upstream_urls,
+        policy=UpstreamPolicy(total_timeout=max(settings.upstream_timeout_seconds, 5.0)),
+        service_token=settings.service_token,
+    )
+    try:
+        sources = rest_collections(registry)
+        if not sources:
+            return []
+        use_case = SyncSources(
+            sources=sources,
+            writer=SqlRecordWriter(sessions),
+            state=SqlSyncStateRepository(sessions),
+            clock=SystemClock(),
+            cache=cache,
+        )
+        with Progress(
+            TextColumn("[bold]sync[/bold] {task.description:<34}"),
+            BarColumn(),
+            TextColumn("{task.completed:>9} rows"),
+            console=console,
+        ) as bar:
+            tasks = {source.name: bar.add_task(source.name, total=None) for source in sources}
+
+            def advance(source: str, rows: int) -> None:
+                bar.update(tasks[source], advance=rows)
+
+            reports = await use_case.execute(progress=advance)
+    finally:
+        await registry.close()
+        if cache is not None:
+            await cache.close()
+        await engine.dispose()
+    _print_sync_summary(reports)
+    return reports
+
+
+def _print_sync_summary(reports: list[SourceReport]) -> None:
+    table = Table(title="Sync")
+    for column in ("source", "status", "pages", "rows", "seconds", "error"):
+        table.add_column(
+            column, justify="right" if column in {"pages", "rows", "seconds"} else "left"
+        )
+    for report in reports:
+        table.add_row(
+            report.source,
+            "[green]ok[/green]" if report.ok else "[red]failed[/red]",
+            str(report.pages),
+            str(report.rows),
+            f"{report.seconds:.2f}",
+            report.error or "",
+        )
+    console.print(table)
+    total = sum(report.rows for report in reports)
+    failed = [report.source for report in reports if not report.ok]
+    console.print(
+        f"{total} rows written"
+        + (f"; failed: {', '.join(failed)} (retried next round)" if failed else "")
+    )
 
 
 @app.command()
@@ -122,43 +211,31 @@ async def _demo(
 ) -> None:
     await migrations.upgrade(settings.database_url, schema=settings.database_schema)
     population = _generate(seed=seed, learners=learners, history_days=120, password="demo")
-    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
-    try:
-        with Progress(
-            TextColumn("[bold]loading the store[/bold] {task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed} rows"),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("", total=None)
-
-            def advance(table: str, rows: int) -> None:
-                bar.update(task, advance=rows, description=table)
-
-            counts = await load_population(
-                SqlRecordWriter(create_session_factory(engine)),
-                population,
-                ingested_at=datetime.now(UTC),
-                progress=advance,
-            )
-    finally:
-        await engine.dispose()
-    console.print(
-        "store filled from the simulated platform: "
-        + ", ".join(f"{rows} {table}" for table, rows in counts.items())
-    )
-
     sim_url = f"http://{host}:{sim_port}"
-    api_settings = settings.model_copy(update={"auth_service_url": f"{sim_url}/auth"})
     simulator = _server(create_simulator_app(population), host=host, port=sim_port)
-    api = _server(create_app(api_settings), host=host, port=port)
     simulator_task = asyncio.create_task(simulator.serve())
     while not simulator.started and not simulator_task.done():
         await asyncio.sleep(0.05)
-    _print_logins(population, api_url=f"http://{host}:{port}", sim_url=sim_url)
+    # The demo is an EDUCORE platform of its own: every upstream URL points into the simulator
+    # (unless set explicitly), and the store is filled the way production fills it: by sync.
+    simulated = {
+        "auth_service_url": f"{sim_url}/auth",
+        "directory_url": f"{sim_url}/directory",
+        "course_builder_url": f"{sim_url}/course-builder",
+        "content_studio_url": f"{sim_url}/content-studio",
+        "assessment_url": f"{sim_url}/assessment",
+        "skills_engine_url": f"{sim_url}/skills-engine",
+        "learner_ai_url": f"{sim_url}/learner-ai",
+        "devlab_url": f"{sim_url}/devlab",
+        "rag_url": f"{sim_url}/rag",
+    }
+    api_settings = settings.model_copy(
+        update={name: getattr(settings, name) or url for name, url in simulated.items()}
+    )
     try:
-        await api.serve()
+        await _sync(api_settings)
+        _print_logins(population, api_url=f"http://{host}:{port}", sim_url=sim_url)
+        await _server(create_app(api_settings), host=host, port=port).serve()
     finally:
         simulator.should_exit = True
         await simulator_task

@@ -25,7 +25,7 @@ async def test_readiness_hides_details_from_anyone_but_a_platform_admin(api: Api
     assert learner.json()["data"]["checks"] is None
     admin = await api.client.get("/api/v1/health/ready", headers=api.auth("ad-1"))
     checks = admin.json()["data"]["checks"]
-    assert set(checks) == {"database", "cache", "rateLimits", "tokenRevocation"}
+    assert set(checks) == {"database", "cache", "rateLimits", "tokenRevocation", "upstreams"}
     assert all(check["ok"] for check in checks.values())
 
 

@@ -78,7 +78,7 @@ class SyncSources:
         cache: ResponseCache | None = None,
         concurrency: int = 3,
     ) -> None:
-        self._sources = sources
+        self.sources = tuple(sources)
         self._writer = writer
         self._state = state
         self._clock = clock
@@ -92,7 +92,7 @@ class SyncSources:
             async with gate:
                 return await self._sync(source, progress)
 
-        reports = list(await asyncio.gather(*(one(source) for source in self._sources)))
+        reports = list(await asyncio.gather(*(one(source) for source in self.sources)))
         if any(report.rows for report in reports):
             await self._writer.bump_data_version(GLOBAL_SCOPE)
             if self._cache is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx2
 import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -14,8 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from learning_analytics.application.authorization import CachedMembershipRepository
-from learning_analytics.application.ports import AuthGateway, Clock, ResponseCache
+from learning_analytics.application.ports import AuthGateway, Clock, LeaderLock, ResponseCache
+from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
+from learning_analytics.application.sync import SyncSources, sync_as_leader
 from learning_analytics.config import Settings, check_production_safety, resolve_signing_secret
 from learning_analytics.infrastructure.auth.revocation import (
     MemoryTokenRevocationStore,
@@ -28,14 +32,26 @@ from learning_analytics.infrastructure.db.engine import create_engine, create_se
 from learning_analytics.infrastructure.db.repositories import (
     SqlActivityRepository,
     SqlMembershipRepository,
+    SqlRecordWriter,
+    SqlSyncStateRepository,
     SqlUserRepository,
 )
+from learning_analytics.infrastructure.locks import LocalLeaderLock, RedisLeaderLock
 from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
 from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
+from learning_analytics.infrastructure.upstreams.catalog import (
+    per_user_collections,
+    rest_collections,
+)
+from learning_analytics.infrastructure.upstreams.http import UpstreamPolicy, UpstreamRegistry
 from learning_analytics.presentation.errors import install_error_handlers
 from learning_analytics.presentation.fastpath import CacheHitFastPath
 from learning_analytics.presentation.middleware import EdgeMiddleware
-from learning_analytics.presentation.observability import Metrics, configure_logging
+from learning_analytics.presentation.observability import (
+    Metrics,
+    UpstreamMetrics,
+    configure_logging,
+)
 from learning_analytics.presentation.routers import auth, gamification, health
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
 
@@ -48,7 +64,7 @@ record store fed by the platform's services. Every answer says where its numbers
 """
 
 
-def _ping(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+def _ping(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
     async def ping_database() -> bool:
         try:
             async with engine.connect() as connection:
@@ -59,6 +75,34 @@ def _ping(engine: AsyncEngine):  # type: ignore[no-untyped-def]
         return True
 
     return ping_database
+
+
+def _schedule_sync(
+    settings: Settings, *, sync: SyncSources, lock: LeaderLock, metrics: Metrics
+) -> AsyncIOScheduler | None:
+    """Every replica schedules the sync; the leader lock lets one of them run each round."""
+    if not settings.sync_interval_seconds or not sync.sources:
+        return None
+    interval = settings.sync_interval_seconds
+
+    async def sync_round() -> None:
+        reports = await sync_as_leader(sync, lock=lock, ttl_seconds=max(interval, 600))
+        for report in reports or ():
+            metrics.sync_rows.labels(report.source).inc(report.rows)
+            if report.ok:
+                metrics.sync_last_success.labels(report.source).set_to_current_time()
+
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        sync_round,
+        "interval",
+        seconds=interval,
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC) + timedelta(seconds=min(interval, 30)),
+    )
+    scheduler.start()
+    return scheduler
 
 
 def create_app(
@@ -98,6 +142,26 @@ def create_app(
             cache = MemoryResponseCache(settings.cache_max_entries)
             revocations = MemoryTokenRevocationStore()
         limiter = LimitsRateLimiter.from_url(settings.redis_url, key_prefix=f"{prefix}rl")
+        upstreams = UpstreamRegistry(
+            settings.upstream_urls,
+            policy=UpstreamPolicy(total_timeout=settings.upstream_timeout_seconds),
+            service_token=settings.service_token,
+            observer=UpstreamMetrics(metrics),
+        )
+        writer = SqlRecordWriter(sessions)
+        sync = SyncSources(
+            sources=rest_collections(upstreams),
+            writer=writer,
+            state=SqlSyncStateRepository(sessions),
+            clock=the_clock,
+            cache=cache,
+        )
+        lock = (
+            RedisLeaderLock(redis_client, prefix=f"{prefix}lock:")
+            if redis_client
+            else LocalLeaderLock()
+        )
+        scheduler = _schedule_sync(settings, sync=sync, lock=lock, metrics=metrics)
         gateway = auth_gateway
         if gateway is None and settings.auth_service_url:
             gateway = HttpAuthGateway(
@@ -142,6 +206,13 @@ def create_app(
             users=SqlUserRepository(sessions),
             activity=SqlActivityRepository(sessions),
             ping_database=_ping(engine),
+            upstream_states=upstreams.states,
+            refresh=RefreshLearner(
+                sources=per_user_collections(upstreams),
+                writer=writer,
+                clock=the_clock,
+                budget_seconds=settings.refresh_budget_seconds,
+            ),
         )
         app.state.services = services
         log.info(
@@ -149,10 +220,15 @@ def create_app(
             mode=settings.app_env.value,
             database="sqlite" if settings.is_sqlite else "postgresql",
             shared_state="redis" if redis_client else "in-process",
+            upstreams=list(upstreams.names),
+            sync_every_seconds=settings.sync_interval_seconds if scheduler else None,
         )
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await upstreams.close()
             await limiter.close()
             await cache.close()
             await http.aclose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ from learning_analytics.application.ports import (
     TokenRevocationStore,
     UserRepository,
 )
+from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.config import Settings
 from learning_analytics.infrastructure.auth.tokens import TokenIssuer, TokenVerifier
@@ -62,4 +63,6 @@ class Services:
     users: UserRepository
     activity: ActivityRepository
     ping_database: Callable[[], Awaitable[bool]]
+    upstream_states: Callable[[], Mapping[str, str]]
+    refresh: RefreshLearner
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -68,6 +68,12 @@ async def get_readiness(request: Request, services: ServicesDep) -> Response:
             else None,
         ),
     }
+    breakers = services.upstream_states()
+    open_breakers = sorted(name for name, state in breakers.items() if state != "closed")
+    checks["upstreams"] = CheckResponse(
+        ok=not open_breakers,
+        detail=", ".join(f"{name}: {breakers[name]}" for name in open_breakers) or None,
+    )
     if not database_ok:
         status = "unavailable"
     elif all(check.ok for check in checks.values()):
