@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from learning_analytics.domain.metrics.learner import LearnerHistory
 from learning_analytics.domain.policy import LearnerFacts
 from learning_analytics.domain.records import (
     AssessmentAttempt,
@@ -367,3 +368,15 @@ class UserSource(Protocol):
     async def write(
         self, writer: RecordWriter, page: SourcePage, *, ingested_at: datetime
     ) -> int: ...
+
+
+class LearnerHistoryRepository(Protocol):
+    """Learners' records for the learner analytics (activity windowed, state whole)."""
+
+    async def history(
+        self, user_id: str, *, since: datetime | None, until: datetime
+    ) -> LearnerHistory: ...
+
+    async def histories(
+        self, user_ids: Sequence[str], *, since: datetime | None, until: datetime
+    ) -> dict[str, LearnerHistory]: ...

@@ -29,6 +29,7 @@ from learning_analytics.infrastructure.auth.tokens import TokenIssuer, TokenVeri
 from learning_analytics.infrastructure.cache.memory import MemoryResponseCache
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache, create_redis_client
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
+from learning_analytics.infrastructure.db.histories import SqlLearnerHistoryRepository
 from learning_analytics.infrastructure.db.repositories import (
     SqlActivityRepository,
     SqlMembershipRepository,
@@ -207,6 +208,7 @@ def create_app(
             activity=SqlActivityRepository(sessions),
             ping_database=_ping(engine),
             upstream_states=upstreams.states,
+            histories=SqlLearnerHistoryRepository(sessions),
             refresh=RefreshLearner(
                 sources=per_user_collections(upstreams),
                 writer=writer,

@@ -10,6 +10,7 @@ from learning_analytics.application.ports import (
     ActivityRepository,
     AuthGateway,
     Clock,
+    LearnerHistoryRepository,
     MembershipRepository,
     RateLimiter,
     RateLimitPolicy,
@@ -64,5 +65,6 @@ class Services:
     activity: ActivityRepository
     ping_database: Callable[[], Awaitable[bool]]
     upstream_states: Callable[[], Mapping[str, str]]
+    histories: LearnerHistoryRepository
     refresh: RefreshLearner
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
