@@ -752,3 +752,27 @@ async def test_in_memory_sqlite_is_one_database_for_every_session() -> None:
             assert (await other.execute(text("SELECT n FROM probe"))).scalar_one() == 7
     finally:
         await engine.dispose()
+
+
+async def test_large_batches_upsert_in_bulk(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    # >= 200 rows take PostgreSQL's COPY path: inserts, then updates of every row.
+    from learning_analytics.domain.records import LearningEvent
+    from learning_analytics.infrastructure.db.tables import LearningEventRow
+
+    writer = SqlRecordWriter(session_factory)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def events(seconds: int) -> list[LearningEvent]:
+        return [
+            LearningEvent(f"bulk-{i}", "u-bulk", "c-1", None, "completed", t0, seconds)
+            for i in range(300)
+        ]
+
+    assert await writer.upsert_learning_events(events(10), source="s", ingested_at=t0) == 300
+    assert await writer.upsert_learning_events(events(20), source="s", ingested_at=t0) == 300
+    async with session_factory() as session:
+        stored = (await session.scalars(select(LearningEventRow.seconds_spent))).all()
+    assert sorted(set(stored)) == [20]
+    assert len(stored) == 300
