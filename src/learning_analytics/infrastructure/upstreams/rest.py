@@ -65,7 +65,7 @@ class RestCollection(Generic[W]):
     to_record: Callable[[W], object]
     writer_method: Callable[[RecordWriter], Write]
     per_user: bool = False
-    page_size: int = 500
+    page_size: int = 1000
 
     @property
     def name(self) -> str:
