@@ -4,18 +4,14 @@ move into the process — still enforced — and /health/ready says so)."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import pytest
 
 from tests.api.conftest import Api
+from tests.conftest import RedisServer
 
 pytestmark = pytest.mark.anyio
 
@@ -60,68 +56,6 @@ async def test_the_101st_request_in_a_minute_is_429(api: Api) -> None:
 # Redis dies under a running app
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class RedisServer:
-    """A throwaway redis-server of this test's own, so it can be killed."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not on PATH")
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        # Fixed arguments, no shell: nothing untrusted reaches the command line.
-        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(  # noqa: S603
-            [
-                binary,
-                *("--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    async def wait_until_it_answers(self) -> None:
-        deadline = time.monotonic() + 5
-        while not await self._answers():
-            if time.monotonic() > deadline:
-                pytest.fail(f"redis-server on port {self.port} did not start")
-            await asyncio.sleep(0.02)
-
-    async def _answers(self) -> bool:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        except OSError:
-            return False
-        try:
-            writer.write(b"PING\r\n")
-            return await reader.readline() == b"+PONG\r\n"
-        finally:
-            writer.close()
-            await writer.wait_closed()
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=5)
-            self.process = None
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
 async def readiness(api: Api) -> dict[str, Any]:
     response = await api.client.get(READY, headers=api.auth("ad-1"))
     assert response.status_code == 200, response.text
@@ -133,7 +67,7 @@ async def readiness(api: Api) -> dict[str, Any]:
 async def test_redis_dying_keeps_serving_and_enforces_limits_in_process(
     api_factory: Callable[..., Any], redis_server: RedisServer, unique_prefix: str
 ) -> None:
-    await redis_server.wait_until_it_answers()
+    await redis_server.start()
     settings = {
         "REDIS_URL": redis_server.url,
         "REDIS_KEY_PREFIX": f"{unique_prefix}:",
@@ -149,7 +83,7 @@ async def test_redis_dying_keeps_serving_and_enforces_limits_in_process(
         assert ready["status"] == "ready"
         assert ready["checks"]["rateLimits"]["ok"] is True
 
-        redis_server.kill()
+        redis_server.stop()
 
         # Still answering: the analytics route (cache unreachable) and /auth/me ...
         streak = await api.client.get(STREAK, headers=headers)

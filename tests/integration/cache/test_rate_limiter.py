@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
 from learning_analytics.application.ports import RateLimitPolicy
 from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter, ThrottledMemoryStorage
+from tests.conftest import RedisServer
 
 pytestmark = pytest.mark.anyio
 
 STANDARD = RateLimitPolicy(name="standard", amount=100, per_seconds=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def _delete_keys(redis_url: str, prefix: str) -> None:
@@ -40,63 +31,6 @@ async def _delete_keys(redis_url: str, prefix: str) -> None:
 def is_degraded(limiter: LimitsRateLimiter) -> bool:
     """Read through a call, so the type checker does not carry one reading over to the next."""
     return limiter.degraded
-
-
-class RedisServer:
-    """A throwaway redis-server this test can stop and start again on the same port."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not on PATH")
-        self.binary = binary
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        # Fixed arguments, no shell: nothing untrusted reaches the command line.
-        self.process = subprocess.Popen(  # noqa: S603
-            [
-                self.binary,
-                *("--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while not await self._answers():
-            if time.monotonic() > deadline:
-                pytest.fail(f"redis-server on port {self.port} did not start")
-            await asyncio.sleep(0.02)
-
-    async def _answers(self) -> bool:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        except OSError:
-            return False
-        try:
-            writer.write(b"PING\r\n")
-            return await reader.readline() == b"+PONG\r\n"
-        finally:
-            writer.close()
-            await writer.wait_closed()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=5)
-            self.process = None
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])
