@@ -19,18 +19,16 @@ no connection timeouts.
 from __future__ import annotations
 
 import heapq
-import logging
 import math
 import time
 from collections.abc import Callable
 from datetime import datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-logger = logging.getLogger(__name__)
+from learning_analytics.infrastructure.redis_outage import REDIS_ERRORS, RedisOutage
 
-_REDIS_ERRORS = (RedisError, OSError)
+
 DEFAULT_GRACE_SECONDS = 60.0
 
 
@@ -116,50 +114,53 @@ class RedisTokenRevocationStore:
         self._local = fallback or MemoryTokenRevocationStore(
             grace_seconds=grace_seconds, clock=clock
         )
-        self._retry_after = retry_after
         self._max_pending = max_pending
         self._clock = clock
-        self._monotonic = monotonic
-        self._down_until: float | None = None
+        self._outage = RedisOutage(
+            "token revocations",
+            fallback="using this replica's memory only",
+            retry_after=retry_after,
+            monotonic=monotonic,
+        )
         # Revocations Redis has not accepted yet: token id -> POSIX instant to forget it.
         self._pending: dict[str, float] = {}
 
     @property
     def degraded(self) -> bool:
         """True while Redis is unreachable and only this replica's revocations are known."""
-        return self._down_until is not None
+        return self._outage.down
 
     async def revoke(self, token_id: str, *, expires_at: datetime) -> None:
         self._local.add(token_id, expires_at=expires_at)
         self._pending[token_id] = expires_at.timestamp() + self._grace
         if len(self._pending) > self._max_pending:
             self._forget_stale_pending()
-        if not self._skip():
+        if not self._outage.skip():
             await self._flush("revoke")
 
     async def is_revoked(self, token_id: str) -> bool:
         if self._local.contains(token_id):
             return True
-        if self._skip():
+        if self._outage.skip():
             return False
         if self._pending and not await self._flush("is_revoked"):
             return False
         try:
             found = await self._client.exists(self._prefix + token_id)
-        except _REDIS_ERRORS as exc:
-            self._failed("is_revoked", exc)
+        except REDIS_ERRORS as exc:
+            self._outage.failed("is_revoked", exc)
             return False
-        self._succeeded()
+        self._outage.succeeded()
         return bool(found)
 
     async def ping(self) -> bool:
         """Ask Redis (readiness probe); ends an outage, and writes what it missed, if it answers."""
         try:
             await self._client.ping()
-        except _REDIS_ERRORS as exc:
-            self._failed("ping", exc)
+        except REDIS_ERRORS as exc:
+            self._outage.failed("ping", exc)
             return False
-        self._succeeded()
+        self._outage.succeeded()
         return not self._pending or await self._flush("ping")
 
     async def _flush(self, operation: str) -> bool:
@@ -175,13 +176,13 @@ class RedisTokenRevocationStore:
                 for token_id, ttl_ms in batch.items():
                     pipe.set(self._prefix + token_id, b"1", px=max(ttl_ms, 1))
                 await pipe.execute()
-        except _REDIS_ERRORS as exc:
-            self._failed(operation, exc)
+        except REDIS_ERRORS as exc:
+            self._outage.failed(operation, exc)
             return False
         for token_id in batch:
             self._pending.pop(token_id, None)
         self._forget_stale_pending()
-        self._succeeded()
+        self._outage.succeeded()
         return True
 
     def _forget_stale_pending(self) -> None:
@@ -191,22 +192,3 @@ class RedisTokenRevocationStore:
             # They stay revoked on this replica (the memory store); only sharing is lost.
             oldest = min(self._pending, key=self._pending.__getitem__)
             del self._pending[oldest]
-
-    def _skip(self) -> bool:
-        return self._down_until is not None and self._monotonic() < self._down_until
-
-    def _failed(self, operation: str, exc: Exception) -> None:
-        if self._down_until is None:
-            logger.warning(
-                "redis unavailable for token revocations (%s failed: %s: %s); "
-                "using this replica's memory only",
-                operation,
-                type(exc).__name__,
-                exc,
-            )
-        self._down_until = self._monotonic() + self._retry_after
-
-    def _succeeded(self) -> None:
-        if self._down_until is not None:
-            self._down_until = None
-            logger.info("redis available again for token revocations")

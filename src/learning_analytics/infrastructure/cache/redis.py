@@ -22,14 +22,13 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
 from learning_analytics.application.ports import CachedResponse
+from learning_analytics.infrastructure.redis_outage import REDIS_ERRORS, RedisOutage
 
 logger = logging.getLogger(__name__)
 
 _FORMAT = 1
-_REDIS_ERRORS = (RedisError, OSError)
 
 
 def create_redis_client(
@@ -61,10 +60,13 @@ class RedisResponseCache:
         self._client = client
         self._entry_prefix = f"{prefix}rc:"
         self._version_prefix = f"{prefix}dv:"
-        self._retry_after = retry_after
         self._owns_client = owns_client
-        self._clock = clock
-        self._down_until: float | None = None  # set while Redis is considered down
+        self._outage = RedisOutage(
+            "the response cache",
+            fallback="serving without it",
+            retry_after=retry_after,
+            monotonic=clock,
+        )
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "la:") -> RedisResponseCache:
@@ -72,17 +74,17 @@ class RedisResponseCache:
 
     @property
     def available(self) -> bool:
-        return self._down_until is None
+        return not self._outage.down
 
     async def get(self, key: str) -> CachedResponse | None:
-        if self._skip():
+        if self._outage.skip():
             return None
         try:
             raw = await self._client.get(self._entry_prefix + key)
-        except _REDIS_ERRORS as exc:
-            self._failed("get", exc)
+        except REDIS_ERRORS as exc:
+            self._outage.failed("get", exc)
             return None
-        self._succeeded()
+        self._outage.succeeded()
         if raw is None:
             return None
         try:
@@ -92,81 +94,63 @@ class RedisResponseCache:
             return None
 
     async def set(self, key: str, entry: CachedResponse, *, keep_seconds: int) -> None:
-        if keep_seconds <= 0 or self._skip():
+        if keep_seconds <= 0 or self._outage.skip():
             return
         try:
             await self._client.set(self._entry_prefix + key, encode_entry(entry), ex=keep_seconds)
-        except _REDIS_ERRORS as exc:
-            self._failed("set", exc)
+        except REDIS_ERRORS as exc:
+            self._outage.failed("set", exc)
         else:
-            self._succeeded()
+            self._outage.succeeded()
 
     async def delete(self, key: str) -> None:
-        if self._skip():
+        if self._outage.skip():
             return
         try:
             await self._client.delete(self._entry_prefix + key)
-        except _REDIS_ERRORS as exc:
-            self._failed("delete", exc)
+        except REDIS_ERRORS as exc:
+            self._outage.failed("delete", exc)
         else:
-            self._succeeded()
+            self._outage.succeeded()
 
     async def data_version(self, scope: str) -> int:
         """The version, or 0 while Redis is down (nothing is cached then anyway)."""
-        if self._skip():
+        if self._outage.skip():
             return 0
         try:
             raw = await self._client.get(self._version_prefix + scope)
-        except _REDIS_ERRORS as exc:
-            self._failed("data_version", exc)
+        except REDIS_ERRORS as exc:
+            self._outage.failed("data_version", exc)
             return 0
-        self._succeeded()
+        self._outage.succeeded()
         return 0 if raw is None else int(raw)
 
     async def bump_data_version(self, scope: str) -> int:
         """The new version, or 0 when Redis is down (the bump is lost; logged)."""
-        if self._skip():
+        if self._outage.skip():
             logger.warning("redis cache is down: data version of %r not bumped", scope)
             return 0
         try:
             version = await self._client.incr(self._version_prefix + scope)
-        except _REDIS_ERRORS as exc:
-            self._failed("bump_data_version", exc)
+        except REDIS_ERRORS as exc:
+            self._outage.failed("bump_data_version", exc)
             logger.warning("redis cache is down: data version of %r not bumped", scope)
             return 0
-        self._succeeded()
+        self._outage.succeeded()
         return int(version)
 
     async def ping(self) -> bool:
         try:
             await self._client.ping()
-        except _REDIS_ERRORS as exc:
-            self._failed("ping", exc)
+        except REDIS_ERRORS as exc:
+            self._outage.failed("ping", exc)
             return False
-        self._succeeded()
+        self._outage.succeeded()
         return True
 
     async def close(self) -> None:
         if self._owns_client:
             await self._client.aclose()
-
-    def _skip(self) -> bool:
-        return self._down_until is not None and self._clock() < self._down_until
-
-    def _failed(self, operation: str, exc: Exception) -> None:
-        if self._down_until is None:
-            logger.warning(
-                "redis cache unavailable (%s failed: %s: %s); serving without it",
-                operation,
-                type(exc).__name__,
-                exc,
-            )
-        self._down_until = self._clock() + self._retry_after
-
-    def _succeeded(self) -> None:
-        if self._down_until is not None:
-            self._down_until = None
-            logger.info("redis cache available again")
 
 
 def encode_entry(entry: CachedResponse) -> bytes:
