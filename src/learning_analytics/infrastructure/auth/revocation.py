@@ -28,7 +28,6 @@ from redis.asyncio import Redis
 
 from learning_analytics.infrastructure.redis_outage import REDIS_ERRORS, RedisOutage
 
-
 DEFAULT_GRACE_SECONDS = 60.0
 
 
