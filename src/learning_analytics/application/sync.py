@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,10 +88,11 @@ class SyncSources:
 
     async def execute(self, *, progress: ProgressCallback | None = None) -> list[SourceReport]:
         gate = asyncio.Semaphore(self._concurrency)
+        round_id = f"sync-{uuid.uuid4().hex}"  # sent as X-Request-ID: one id per round
 
         async def one(source: CollectionSource) -> SourceReport:
             async with gate:
-                return await self._sync(source, progress)
+                return await self._sync(source, progress, request_id=round_id)
 
         reports = list(await asyncio.gather(*(one(source) for source in self.sources)))
         if any(report.rows for report in reports):
@@ -100,7 +102,7 @@ class SyncSources:
         return reports
 
     async def _sync(
-        self, source: CollectionSource, progress: ProgressCallback | None
+        self, source: CollectionSource, progress: ProgressCallback | None, *, request_id: str
     ) -> SourceReport:
         started = time.perf_counter()
         saved = await self._state.get(source.name)
@@ -109,7 +111,9 @@ class SyncSources:
         pages = rows = 0
         try:
             while True:
-                page = await source.fetch(since=position.since, cursor=position.cursor)
+                page = await source.fetch(
+                    since=position.since, cursor=position.cursor, request_id=request_id
+                )
                 now = self._clock.now()
                 await self._writer.archive_raw_payload(
                     source=source.name, fetched_at=now, payload=page.raw

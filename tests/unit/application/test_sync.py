@@ -27,11 +27,13 @@ class PagedSource:
     size: int = 2
     fail_at_page: int | None = None
     calls: list[tuple[datetime | None, str | None]] = field(default_factory=list)
+    request_ids: list[str | None] = field(default_factory=list)
 
     async def fetch(
         self, *, since: datetime | None, cursor: str | None, request_id: str | None = None
     ) -> SourcePage:
         self.calls.append((since, cursor))
+        self.request_ids.append(request_id)
         if self.fail_at_page is not None and len(self.calls) == self.fail_at_page:
             raise UpstreamTimeoutError("no answer in time", service=self.name)
         chosen = [item for item in self.items if since is None or item[1] >= since]
@@ -74,6 +76,12 @@ async def test_reads_every_page_archives_each_and_stores_the_watermark() -> None
     assert writer.versions == 1
     position = SyncPosition.load(state.saved["svc.things"].cursor)
     assert position == SyncPosition(since=T0 + timedelta(hours=4), cursor=None)
+    # Every page of a round carries the round's request id (X-Request-ID upstream).
+    (round_id,) = set(source.request_ids)
+    assert round_id is not None
+    assert round_id.startswith("sync-")
+    await sync.execute()
+    assert source.request_ids[-1] != round_id
 
 
 async def test_second_round_is_incremental_and_changes_nothing() -> None:
