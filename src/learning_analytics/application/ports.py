@@ -380,3 +380,36 @@ class LearnerHistoryRepository(Protocol):
     async def histories(
         self, user_ids: Sequence[str], *, since: datetime | None, until: datetime
     ) -> dict[str, LearnerHistory]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationSkills:
+    """An organisation's skill picture: its learners' skill profiles now and as they stood at
+    an earlier instant, and its strategic targets."""
+
+    organization_id: str
+    profiles: tuple[SkillProfile, ...]
+    previous_profiles: tuple[SkillProfile, ...]  # the latest per (user, skill) at `previous_at`
+    previous_at: datetime
+    strategic_targets: tuple[StrategicSkillTarget, ...]
+    data_as_of: datetime | None  # when the newest of these rows reached the store
+
+
+class CohortRepository(Protocol):
+    """Who is in a cohort (learners only), and an organisation's skills (SPEC §10 Comparison)."""
+
+    async def department_learners(self, department_id: str) -> list[str]:
+        """Ids of the learners of a department (directly, or through one of its teams)."""
+        ...
+
+    async def organization_learners(self, organization_id: str) -> list[str]: ...
+
+    async def course_learners(self, course_id: str) -> list[str]:
+        """Ids of the learners enrolled in a course and not withdrawn."""
+        ...
+
+    async def organization_skills(
+        self, organization_id: str, *, previous_at: datetime
+    ) -> OrganizationSkills | None:
+        """None when the organisation is unknown to the store."""
+        ...

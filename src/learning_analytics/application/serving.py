@@ -39,6 +39,7 @@ class Computed:
 class Answer:
     entry: CachedResponse
     data_source: DataSource
+    hit: bool = False  # served from the response cache without computing
 
     @property
     def cache_expiry(self) -> datetime:
@@ -88,7 +89,15 @@ class ServingPipeline:
     async def _fresh(self, versioned: str) -> Answer | None:
         hit = await self._cache.get(versioned)
         if hit is not None and self._clock.now() < hit.fresh_until:
-            return Answer(entry=hit, data_source="cached")
+            # A cached placeholder or stale answer keeps saying so: never claim fresher than true.
+            source: DataSource = (
+                "mock"
+                if hit.data_source == "mock"
+                else "stale"
+                if hit.data_source == "stale"
+                else "cached"
+            )
+            return Answer(entry=hit, data_source=source, hit=True)
         return None
 
     async def serve(

@@ -28,6 +28,7 @@ from learning_analytics.infrastructure.auth.revocation import (
 from learning_analytics.infrastructure.auth.tokens import TokenIssuer, TokenVerifier
 from learning_analytics.infrastructure.cache.memory import MemoryResponseCache
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache, create_redis_client
+from learning_analytics.infrastructure.db.cohorts import SqlCohortRepository
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.histories import SqlLearnerHistoryRepository
 from learning_analytics.infrastructure.db.repositories import (
@@ -53,7 +54,13 @@ from learning_analytics.presentation.observability import (
     UpstreamMetrics,
     configure_logging,
 )
-from learning_analytics.presentation.routers import auth, gamification, health
+from learning_analytics.presentation.routers import (
+    auth,
+    comparison,
+    gamification,
+    health,
+    learner,
+)
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
 
 log = structlog.get_logger("learning_analytics.app")
@@ -215,6 +222,7 @@ def create_app(
                 clock=the_clock,
                 budget_seconds=settings.refresh_budget_seconds,
             ),
+            cohorts=SqlCohortRepository(sessions),
         )
         app.state.services = services
         log.info(
@@ -252,7 +260,12 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(gamification.router)
-    app.add_middleware(CacheHitFastPath, routes=gamification.FAST_ROUTES)
+    app.include_router(learner.router)
+    app.include_router(comparison.router)
+    app.add_middleware(
+        CacheHitFastPath,
+        routes=(*gamification.FAST_ROUTES, *learner.FAST_ROUTES, *comparison.FAST_ROUTES),
+    )
     app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     return app

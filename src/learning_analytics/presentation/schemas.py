@@ -144,3 +144,149 @@ class ReadinessResponse(ApiModel):
     checks: dict[str, CheckResponse] | None = Field(
         default=None, description="Per-component results; shown to platform admins only"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# comparison
+
+
+class PeerMetricResponse(ApiModel):
+    metric: Literal["velocity", "averageScore", "engagement", "masteredSkills"]
+    unit: str
+    value: float = Field(description="The learner's own value")
+    percentile_rank: float = Field(
+        description="0-100: share of the other people below the learner, ties counted half"
+    )
+    median: float
+    q1: float
+    q3: float
+    cohort_size: int = Field(description="Other people with a value (at least k)")
+
+
+class MetricNoteResponse(ApiModel):
+    metric: str
+    reason: str
+
+
+class CohortResponse(ApiModel):
+    type: Literal["department", "org", "course"]
+    id: str
+    others: int = Field(description="Learners of the cohort other than the learner")
+
+
+class PeerComparisonResponse(ApiModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        json_schema_extra={
+            "example": {
+                "userId": "u-000001",
+                "cohort": {"type": "department", "id": "dep-01", "others": 24},
+                "k": 5,
+                "from": "2026-10-29",
+                "to": "2026-11-27",
+                "timezone": "Europe/Berlin",
+                "metrics": [
+                    {
+                        "metric": "velocity",
+                        "unit": "units/week",
+                        "value": 4.5,
+                        "percentileRank": 80.0,
+                        "median": 3.0,
+                        "q1": 2.0,
+                        "q3": 4.0,
+                        "cohortSize": 22,
+                    }
+                ],
+                "suppressed": [
+                    {
+                        "metric": "masteredSkills",
+                        "reason": "the cohort has fewer than 5 other people with a "
+                        "masteredSkills value",
+                    }
+                ],
+                "unavailable": [
+                    {
+                        "metric": "points",
+                        "reason": "points are not compared yet: no points are awarded until "
+                        "the gamification ledger exists",
+                    }
+                ],
+            }
+        },
+    )
+
+    user_id: str
+    cohort: CohortResponse
+    k: int = Field(description="Minimum number of other people behind any figure")
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    timezone: str
+    metrics: list[PeerMetricResponse]
+    suppressed: list[MetricNoteResponse] = Field(
+        description="Metrics withheld because fewer than k other people have a value"
+    )
+    unavailable: list[MetricNoteResponse] = Field(
+        description="Metrics the learner has no value for (not enough data), or not offered yet"
+    )
+
+
+class SkillDemandItemResponse(ApiModel):
+    skill_id: str
+    strategic: bool = Field(description="The organisation has a strategic target on the skill")
+    weight: float = Field(description="1 + the strategic weight, 1.0 for other skills")
+    demand: float = Field(description="Sum over learners below target of gap * weight")
+    supply: int = Field(description="Learners at or above their target")
+    ratio: float | None = Field(description="demand / supply; null when supply is 0")
+    learners: int = Field(description="Learners with a target on the skill (at least k)")
+    learners_with_gap: int
+    previous_demand: float | None = Field(
+        description="Demand 30 days ago; null when unknown or below k then"
+    )
+    change_pct: float | None
+    trend: Literal["rising", "stable", "falling"] | None
+
+
+class SkillDemandResponse(ApiModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        json_schema_extra={
+            "example": {
+                "organizationId": "org-01",
+                "k": 5,
+                "comparedWith": None,
+                "skills": [
+                    {
+                        "skillId": "sql",
+                        "strategic": True,
+                        "weight": 1.5,
+                        "demand": 9.0,
+                        "supply": 2,
+                        "ratio": 4.5,
+                        "learners": 5,
+                        "learnersWithGap": 3,
+                        "previousDemand": None,
+                        "changePct": None,
+                        "trend": None,
+                    }
+                ],
+                "skillsRanked": 1,
+                "suppressedSkills": 2,
+            }
+        },
+    )
+
+    organization_id: str
+    k: int
+    compared_with: datetime | None = Field(
+        description="The instant the trend compares with; null while the store keeps no skill "
+        "profile history (then every trend is null)"
+    )
+    skills: list[SkillDemandItemResponse] = Field(description="Top skills by demand")
+    skills_ranked: int = Field(description="Skills with at least k learners with a target")
+    suppressed_skills: int = Field(
+        description="Skills withheld: fewer than k learners with a target"
+    )

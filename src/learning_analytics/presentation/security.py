@@ -12,17 +12,18 @@ from dataclasses import dataclass
 from typing import Annotated, NoReturn, cast
 
 import structlog
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 
 from learning_analytics.application.ports import RateLimitDecision, RateLimitPolicy
 from learning_analytics.domain.errors import (
     AuthenticationError,
     ForbiddenError,
+    InvalidInputError,
     NotFoundError,
     RateLimitedError,
 )
 from learning_analytics.domain.models import Principal
-from learning_analytics.domain.policy import LearnerFacts, can_view_learner
+from learning_analytics.domain.policy import LearnerFacts, can_view_learner, member_organization
 from learning_analytics.presentation.middleware import RATE_LIMIT_STATE_KEY
 from learning_analytics.presentation.state import Services
 
@@ -158,3 +159,43 @@ async def viewable_learner(
 
 
 ViewableLearner = Annotated[LearnerAccess, Depends(viewable_learner)]
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationAccess:
+    """A member-scoped request: the caller and the organisation the answer is about."""
+
+    principal: Principal
+    organization_id: str
+    services: Services
+
+
+async def member_organization_access(
+    request: Request,
+    org_id: Annotated[
+        str | None,
+        Query(
+            alias="orgId",
+            pattern=SUBJECT_ID_PATTERN,
+            description="Platform admins only: the organisation to answer for (default: the "
+            "caller's own). Anyone else naming another organisation gets 403.",
+        ),
+    ] = None,
+) -> OrganizationAccess:
+    """The caller's own organisation (SPEC §8.3: never from a query parameter), or for a
+    platform admin the `orgId` asked for."""
+    services = services_of(request)
+    principal = await authenticated_caller(request, services)
+    if org_id is not None and not principal.is_admin and org_id != principal.organization_id:
+        deny(request, services, principal=principal, subject=org_id)
+    organization_id = member_organization(principal, org_id)
+    if organization_id is None:
+        if principal.is_admin:
+            raise InvalidInputError("orgId is required for a caller without an organisation")
+        deny(request, services, principal=principal, subject="organization")
+    return OrganizationAccess(
+        principal=principal, organization_id=organization_id, services=services
+    )
+
+
+MemberOrganization = Annotated[OrganizationAccess, Depends(member_organization_access)]

@@ -10,6 +10,7 @@ from learning_analytics.application.ports import (
     ActivityRepository,
     AuthGateway,
     Clock,
+    CohortRepository,
     LearnerHistoryRepository,
     MembershipRepository,
     RateLimiter,
@@ -67,4 +68,5 @@ class Services:
     upstream_states: Callable[[], Mapping[str, str]]
     histories: LearnerHistoryRepository
     refresh: RefreshLearner
+    cohorts: CohortRepository
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from learning_analytics.application.gamification import GetStreak, resolve_timezone
 from learning_analytics.application.serving import CacheKey, Computed
 from learning_analytics.domain.errors import InvalidInputError
 from learning_analytics.presentation.fastpath import CachedLearnerRoute
+from learning_analytics.presentation.params import TZ_MAX_LENGTH, TzQuery, parse_timezone
 from learning_analytics.presentation.responses import analytics_response, render_data, wants_refresh
 from learning_analytics.presentation.schemas import (
     CalendarDayResponse,
@@ -26,25 +26,6 @@ router = APIRouter(prefix="/api/v1/gamification", tags=["gamification"])
 PROBLEMS: dict[int | str, dict[str, object]] = {
     status: {"model": Problem} for status in (401, 403, 404, 422, 429)
 }
-
-TZ_MAX_LENGTH = 64
-TzQuery = Annotated[
-    str | None,
-    Query(
-        max_length=TZ_MAX_LENGTH,
-        description="IANA timezone for day boundaries (default: the user's, then the org's, UTC)",
-        examples=["Europe/Berlin"],
-    ),
-]
-
-
-def parse_timezone(name: str | None) -> ZoneInfo | None:
-    if name is None:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInputError(f"Unknown timezone: {name!r}", details="tz") from exc
 
 
 def streak_cache_key(user_id: str, tz: ZoneInfo | None) -> CacheKey:
