@@ -3,7 +3,7 @@
 Runs, on loopback, with each server pinned to CPU 0 and wrk pinned to CPU 1:
   A  the Express peer as written     GET /api/v1/analytics/learner/velocity/{id}
   B  the Express peer tuned          (JWT_KEYOBJECT=1)
-  C  this service                    GET /api/v1/gamification/streak/{id}
+  C  this service                    GET /api/v1/analytics/learner/velocity/{id}
 Each is an authenticated, authorised, rate-limited, cached learner endpoint in one process with
 in-process cache and limits. Rounds are interleaved (A B C A B C ...); the median requests/s of
 each and the ratios are printed, with p50/p99 latencies.
@@ -137,7 +137,7 @@ def main() -> None:
             ["taskset", "-c", "0", str(ROOT / ".venv/bin/learning-analytics"), "serve", "--port=3003"],  # noqa: E501
             ours_env,
             ROOT,
-            f"http://127.0.0.1:3003/api/v1/gamification/streak/{learner_id}",
+            f"http://127.0.0.1:3003/api/v1/analytics/learner/velocity/{learner_id}",
         ),
     }  # fmt: skip
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
