@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     membership_cache_seconds: float = Field(
         default=30.0, ge=0, validation_alias="MEMBERSHIP_CACHE_SECONDS"
     )
+    bkt_params_cache_seconds: float = Field(
+        default=6 * 3600.0, ge=0, validation_alias="BKT_PARAMS_CACHE_SECONDS"
+    )
 
     # Requests, privacy, operations
     max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="MAX_BODY_BYTES")

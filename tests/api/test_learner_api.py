@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from learning_analytics.domain.metrics import bkt
 from learning_analytics.domain.records import (
     AssessmentAttempt,
     AssistantInteraction,
@@ -256,6 +257,41 @@ async def test_mastery_values(api: Api) -> None:
     ] == [("python", 0.874, False, 4, 2), ("sql", 0.874, False, 4, 2)]
     assert data["skills"][0]["lastEvidenceDate"] == "2026-02-25"
     assert (data["masteredCount"], data["threshold"]) == (0, 0.95)
+    # org-1 has one learner with skill scores: too little evidence to fit, defaults hold.
+    assert [s["fittedParams"] for s in data["skills"]] == [False, False]
+
+
+async def test_mastery_uses_parameters_fitted_on_the_organisations_evidence(
+    api: Api, world: Any
+) -> None:
+    """MIN_FIT_SEQUENCES more org-1 learners with python scores: python's parameters are
+    fitted from the store, sql keeps the defaults (lv-1 is its only learner)."""
+    peers = [
+        User(f"lv-peer-{i}", "org-1", None, None, "learner", "dep-a")
+        for i in range(bkt.MIN_FIT_SEQUENCES)
+    ]
+    engine = create_engine(world.url, pool_size=2, connect_args=world.connect_args)
+    writer = SqlRecordWriter(create_session_factory(engine))
+    stamp = {"source": "test", "ingested_at": INGESTED}
+    try:
+        await writer.upsert_users(peers, **stamp)
+        await writer.upsert_assessment_attempts(
+            [
+                AssessmentAttempt(f"{peer.id}-{n}", peer.id, "c-lv", f"as-{n}", score,
+                                  score >= 70, at(2, 10 + n),
+                                  skill_scores=(SkillScore("python", score),))
+                for peer in peers
+                for n, score in enumerate((30.0, 40.0, 95.0, 95.0))
+            ],
+            **stamp,
+        )  # fmt: skip
+    finally:
+        await engine.dispose()
+
+    skills = {s["skillId"]: s for s in (await get(api, "mastery")).json()["data"]["skills"]}
+    assert (skills["python"]["fittedParams"], skills["sql"]["fittedParams"]) == (True, False)
+    assert skills["sql"]["pMastery"] == 0.874  # the defaults, as in test_mastery_values
+    assert skills["python"]["pMastery"] != 0.874
 
 
 async def test_performance_values(api: Api) -> None:

@@ -7,8 +7,9 @@ every metric is computed on that course's records only, as the learner endpoints
 - One timezone and one window for everybody (requested, else the learner's zone, then the org's,
   UTC; `from`/`to` as on the learner endpoints), so every value measures the same days.
 - The histories of the learner and the cohort are loaded in one batch; each member's metrics come
-  from the same pure functions as the learner endpoints (mastery with the default BKT
-  parameters). A member without enough data for a metric (the metric's own minimum-data rule)
+  from the same pure functions as the learner endpoints (mastery with the BKT parameters fitted
+  on the learner's organisation, as the mastery endpoint, so both count the same skills as
+  mastered). A member without enough data for a metric (the metric's own minimum-data rule)
   simply has no value for it; so does the learner, and such a metric is reported `unavailable`.
 - `peer_comparison` then suppresses every metric with fewer than k other values, and refuses
   (InsufficientDataError) when none is left.
@@ -32,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from learning_analytics.application.gamification import resolve_timezone
 from learning_analytics.application.learner import LearnerQuery, only_course, resolve_window
+from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import (
     ActivityRepository,
     Clock,
@@ -44,6 +46,7 @@ from learning_analytics.domain.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from learning_analytics.domain.metrics.bkt import BktParams
 from learning_analytics.domain.metrics.comparison import (
     DEFAULT_TOP,
     PeerComparison,
@@ -100,6 +103,19 @@ PEER_METRICS: tuple[PeerMetricSpec, ...] = (
 )
 
 
+def peer_metrics(bkt_params: Mapping[str, BktParams]) -> tuple[PeerMetricSpec, ...]:
+    """PEER_METRICS with mastered skills counted with `bkt_params` (fitted per skill)."""
+
+    def mastered(history: LearnerHistory, now: datetime, tz: tzinfo, window: Window) -> float:
+        mastery = compute_mastery(history, now=now, tz=tz, window=window, params=bkt_params)
+        return float(mastery.mastered_count)
+
+    return tuple(
+        PeerMetricSpec(spec.name, spec.unit, mastered) if spec.value is _mastered else spec
+        for spec in PEER_METRICS
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PeerQuery:
     """The peer comparison's query, validated: `course_id` goes with `cohort="course"` only."""
@@ -151,6 +167,7 @@ class GetPeerComparison:
         activity: ActivityRepository,
         clock: Clock,
         k: int,
+        mastery_params: MasteryParameters | None = None,
     ) -> None:
         self._cohorts = cohorts
         self._histories = histories
@@ -158,6 +175,7 @@ class GetPeerComparison:
         self._activity = activity
         self._clock = clock
         self._k = k
+        self._mastery_params = mastery_params
 
     async def _cohort(self, learner: LearnerFacts, query: PeerQuery) -> tuple[str, list[str]]:
         if query.cohort == "department":
@@ -196,13 +214,18 @@ class GetPeerComparison:
         if query.course_id is not None:
             histories = {uid: only_course(h, query.course_id) for uid, h in histories.items()}
 
-        mine, unavailable = _values(histories[user_id], PEER_METRICS, now=now, tz=tz, window=window)
+        specs = PEER_METRICS
+        if self._mastery_params is not None:
+            specs = peer_metrics(
+                await self._mastery_params.for_organization(learner.organization_id)
+            )
+        mine, unavailable = _values(histories[user_id], specs, now=now, tz=tz, window=window)
         if not mine:
             raise InsufficientDataError(
                 "peer comparison: the learner has no metric to compare",
                 details="; ".join(f"{u.metric}: {u.reason}" for u in unavailable),
             )
-        compared = [spec for spec in PEER_METRICS if spec.name in mine]
+        compared = [spec for spec in specs if spec.name in mine]
         cohort_values: dict[str, list[float]] = {spec.name: [] for spec in compared}
         for other in others:
             values, _ = _values(histories[other], compared, now=now, tz=tz, window=window)

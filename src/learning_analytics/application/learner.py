@@ -5,7 +5,8 @@ On a cache miss the serving pipeline calls `GetLearnerMetric.execute`, which:
    (`from`/`to` local dates; default the last 30 days; at most 366 days);
 2. refreshes the learner's data from the upstreams within the refresh budget;
 3. loads the learner's history from the store and runs the metric's pure function with `now`
-   from the clock (optionally on one course's records only);
+   from the clock (optionally on one course's records only); mastery gets the BKT parameters
+   fitted on the learner's organisation (`application/mastery_params.py`) when it is known;
 4. says where the numbers came from (`LearnerAnswer.data_source`):
    - `realtime` when the refresh reached every upstream, or when the store's newest data about
      the learner is within the freshness budget anyway;
@@ -18,12 +19,14 @@ On a cache miss the serving pipeline calls `GetLearnerMetric.execute`, which:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Generic, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from learning_analytics.application.gamification import resolve_timezone
+from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.mock import mock_history
 from learning_analytics.application.ports import (
     ActivityRepository,
@@ -33,6 +36,7 @@ from learning_analytics.application.ports import (
 )
 from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.domain.errors import InsufficientDataError, InvalidInputError
+from learning_analytics.domain.metrics.bkt import BktParams
 from learning_analytics.domain.metrics.learner import (
     ContentEffectiveness,
     Engagement,
@@ -68,12 +72,23 @@ class MetricFunction(Protocol[R_co]):
 class LearnerMetric(Generic[R]):
     name: str  # the route segment, e.g. "skill-gap"
     compute: MetricFunction[R]
+    # The metric with fitted BKT parameters per skill, for the metrics that use BKT.
+    with_bkt_params: Callable[[Mapping[str, BktParams]], MetricFunction[R]] | None = None
+
+
+def mastery_with(params: Mapping[str, BktParams]) -> MetricFunction[Mastery]:
+    """Mastery with `params` (fitted per skill); other skills use the default parameters."""
+
+    def compute(history: LearnerHistory, *, now: datetime, tz: tzinfo, window: Window) -> Mastery:
+        return compute_mastery(history, now=now, tz=tz, window=window, params=params)
+
+    return compute
 
 
 VELOCITY: LearnerMetric[Velocity] = LearnerMetric("velocity", compute_velocity)
 SKILL_GAP: LearnerMetric[SkillGap] = LearnerMetric("skill-gap", compute_skill_gap)
 ENGAGEMENT: LearnerMetric[Engagement] = LearnerMetric("engagement", compute_engagement)
-MASTERY: LearnerMetric[Mastery] = LearnerMetric("mastery", compute_mastery)
+MASTERY: LearnerMetric[Mastery] = LearnerMetric("mastery", compute_mastery, mastery_with)
 PERFORMANCE: LearnerMetric[Performance] = LearnerMetric("performance", compute_performance)
 CONTENT_EFFECTIVENESS: LearnerMetric[ContentEffectiveness] = LearnerMetric(
     "content-effectiveness", compute_content_effectiveness
@@ -162,8 +177,10 @@ class GetLearnerMetric(Generic[R]):
         clock: Clock,
         freshness_budget: timedelta,
         mock_fallback: bool,
+        mastery_params: MasteryParameters | None = None,
     ) -> None:
         self._metric = metric
+        self._mastery_params = mastery_params
         self._histories = histories
         self._users = users
         self._activity = activity
@@ -173,8 +190,15 @@ class GetLearnerMetric(Generic[R]):
         self._mock_fallback = mock_fallback
 
     async def execute(
-        self, *, user_id: str, query: LearnerQuery, request_id: str | None = None
+        self,
+        *,
+        user_id: str,
+        query: LearnerQuery,
+        request_id: str | None = None,
+        organization_id: str | None = None,
     ) -> LearnerAnswer[R]:
+        """`organization_id` (the learner's) selects the fitted BKT parameters; without it, or
+        without `mastery_params`, BKT uses the default parameters."""
         profile = None if query.tz else await self._users.get_profile(user_id)
         tz = resolve_timezone(query.tz, profile)
         report = await self._refresh.execute(user_id, request_id=request_id)
@@ -198,8 +222,15 @@ class GetLearnerMetric(Generic[R]):
                     f"{query.course_id}",
                     details="courseId",
                 )
-        value = self._metric.compute(history, now=now, tz=tz, window=window)
+        compute = await self._compute(organization_id)
+        value = compute(history, now=now, tz=tz, window=window)
         as_of = await self._activity.last_ingested_at(user_id)
         fresh = as_of is not None and now - as_of <= self._freshness_budget
         source: LearnerSource = "realtime" if report.complete or fresh else "stale"
         return LearnerAnswer(value, window, tz.key, source, as_of)
+
+    async def _compute(self, organization_id: str | None) -> MetricFunction[R]:
+        metric = self._metric
+        if metric.with_bkt_params is None or self._mastery_params is None or not organization_id:
+            return metric.compute
+        return metric.with_bkt_params(await self._mastery_params.for_organization(organization_id))

@@ -413,3 +413,13 @@ class CohortRepository(Protocol):
     ) -> OrganizationSkills | None:
         """None when the organisation is unknown to the store."""
         ...
+
+
+class SkillEvidenceRepository(Protocol):
+    """The evidence BKT parameters are fitted from (SPEC §10 Mastery, docs/metrics.md)."""
+
+    async def skill_score_sequences(self, organization_id: str) -> dict[str, list[list[float]]]:
+        """Per skill, one sequence per learner of the organisation with scores on it: that
+        learner's skill scores (%) in submission order. Learners without any score on a skill
+        have no sequence for it; an unknown organisation has no skills."""
+        ...

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from learning_analytics.application.authorization import CachedMembershipRepository
+from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import AuthGateway, Clock, LeaderLock, ResponseCache
 from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
@@ -30,6 +31,7 @@ from learning_analytics.infrastructure.cache.memory import MemoryResponseCache
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache, create_redis_client
 from learning_analytics.infrastructure.db.cohorts import SqlCohortRepository
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
+from learning_analytics.infrastructure.db.evidence import SqlSkillEvidenceRepository
 from learning_analytics.infrastructure.db.histories import SqlLearnerHistoryRepository
 from learning_analytics.infrastructure.db.repositories import (
     SqlActivityRepository,
@@ -223,6 +225,11 @@ def create_app(
                 budget_seconds=settings.refresh_budget_seconds,
             ),
             cohorts=SqlCohortRepository(sessions),
+            mastery_params=MasteryParameters(
+                evidence=SqlSkillEvidenceRepository(sessions),
+                clock=the_clock,
+                ttl_seconds=settings.bkt_params_cache_seconds,
+            ),
         )
         app.state.services = services
         log.info(

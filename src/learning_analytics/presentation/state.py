@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import (
     ActivityRepository,
     AuthGateway,
@@ -69,4 +70,5 @@ class Services:
     histories: LearnerHistoryRepository
     refresh: RefreshLearner
     cohorts: CohortRepository
+    mastery_params: MasteryParameters
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

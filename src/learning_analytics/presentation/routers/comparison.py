@@ -158,6 +158,7 @@ async def get_peer_comparison(
         activity=services.activity,
         clock=services.clock,
         k=services.settings.k_anonymity,
+        mastery_params=services.mastery_params,
     )
 
     async def compute() -> Computed:

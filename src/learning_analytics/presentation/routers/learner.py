@@ -202,11 +202,15 @@ async def serve_metric(
         clock=services.clock,
         freshness_budget=timedelta(seconds=settings.freshness_budget_seconds),
         mock_fallback=settings.mock_fallback_enabled,
+        mastery_params=services.mastery_params,
     )
 
     async def compute() -> Computed:
         answer = await use_case.execute(
-            user_id=learner.user_id, query=query, request_id=correlation_id.get()
+            user_id=learner.user_id,
+            query=query,
+            request_id=correlation_id.get(),
+            organization_id=learner.facts.organization_id,
         )
         data = render(endpoint, answer, user_id=learner.user_id, course_id=query.course_id)
         return Computed(data=data, data_as_of=answer.data_as_of, data_source=answer.data_source)
