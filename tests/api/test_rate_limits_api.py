@@ -27,10 +27,10 @@ def assert_rate_limited(response: httpx2.Response, *, limit: int) -> None:
     assert (body["status"], body["success"], body["error"]["code"]) == (429, False, "RATE_LIMITED")
     assert body["type"] == "/errors/rate-limited"
     assert body["requestId"] == response.headers["x-request-id"]
-    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert 0 < int(response.headers["retry-after"]) <= 60
     assert response.headers["ratelimit-limit"] == str(limit)
     assert response.headers["ratelimit-remaining"] == "0"
-    assert 1 <= int(response.headers["ratelimit-reset"]) <= 60
+    assert 0 < int(response.headers["ratelimit-reset"]) <= 60
 
 
 async def test_the_101st_request_in_a_minute_is_429(api: Api) -> None:
@@ -41,7 +41,7 @@ async def test_the_101st_request_in_a_minute_is_429(api: Api) -> None:
         assert response.status_code == 200, f"request {count}: {response.text}"
         assert response.headers["ratelimit-limit"] == "100"
         assert response.headers["ratelimit-remaining"] == str(100 - count)
-        assert 1 <= int(response.headers["ratelimit-reset"]) <= 60
+        assert 0 < int(response.headers["ratelimit-reset"]) <= 60
 
     assert_rate_limited(await api.client.get(ME, headers=headers), limit=100)
     assert_rate_limited(await api.client.get(STREAK, headers=headers), limit=100)

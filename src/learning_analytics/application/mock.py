@@ -33,7 +33,7 @@ ASSESSMENT_EVERY_DAYS = 7
 
 
 def _rng(user_id: str, tag: str) -> random.Random:
-    # Not for security: reproducible placeholder numbers.
+    # Not for security: reproducible generated numbers (flagged "mock").
     return random.Random(f"{user_id}|{tag}")  # noqa: S311
 
 

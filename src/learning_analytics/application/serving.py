@@ -89,7 +89,7 @@ class ServingPipeline:
     async def _fresh(self, versioned: str) -> Answer | None:
         hit = await self._cache.get(versioned)
         if hit is not None and self._clock.now() < hit.fresh_until:
-            # A cached placeholder or stale answer keeps saying so: never claim fresher than true.
+            # A cached mock or stale answer keeps saying so: never claim fresher than true.
             source: DataSource = (
                 "mock"
                 if hit.data_source == "mock"

@@ -178,7 +178,7 @@ async def test_first_page_shape(client: httpx2.AsyncClient, service: str, collec
     assert body["success"] is True
     assert set(body["data"]) == {"items", "nextCursor"}
     items = body["data"]["items"]
-    assert 1 <= len(items) <= 5
+    assert 0 < len(items) <= 5
     for item in items:
         assert set(item) == FIELDS[service, collection] | {"updatedAt"}
         _instant(item["updatedAt"])

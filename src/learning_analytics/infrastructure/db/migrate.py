@@ -34,7 +34,7 @@ class MigrationSetupError(ValueError):
 def alembic_config(connection: Connection | None = None) -> Config:
     """A configuration pointing at the packaged migrations; env.py migrates `connection`."""
     config = Config()
-    # ConfigParser interpolation would read a "%" in the path as a placeholder.
+    # ConfigParser interpolation would read a "%" in the path as an interpolation marker.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     config.attributes["connection"] = connection
     return config
