@@ -77,6 +77,21 @@ class Settings(BaseSettings):
     rag_url: str | None = Field(default=None, validation_alias="RAG_URL")
     upstream_transport: str = Field(default="rest", validation_alias="UPSTREAM_TRANSPORT")
     coordinator_url: str | None = Field(default=None, validation_alias="COORDINATOR_URL")
+    # EDUCORE (contracts/EDUCORE.md §2.3): our registered name and signing key for envelopes
+    # we send; the Coordinator's public key to verify what it sends us (unset: not verified).
+    educore_service_name: str = Field(
+        default="learning-analytics-service", validation_alias="EDUCORE_SERVICE_NAME"
+    )
+    educore_private_key: str | None = Field(default=None, validation_alias="EDUCORE_PRIVATE_KEY")
+    coordinator_public_key: str | None = Field(
+        default=None, validation_alias="COORDINATOR_PUBLIC_KEY"
+    )
+    # Senders whose unsigned pushes are accepted (marked unverified) even when a Coordinator
+    # key is configured: Course Builder's live feedback push carries no signature.
+    educore_unsigned_allowlist: str = Field(
+        default="LearningAnalytics,course-builder-service,course_builder,coursebuilder",
+        validation_alias="EDUCORE_UNSIGNED_ALLOWLIST",
+    )
     service_token: str | None = Field(default=None, validation_alias="SERVICE_TOKEN")
     upstream_timeout_seconds: float = Field(
         default=2.0, gt=0, validation_alias="UPSTREAM_TIMEOUT_SECONDS"

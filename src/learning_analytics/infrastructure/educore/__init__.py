@@ -1,0 +1,1 @@
+"""The EDUCORE platform's plumbing: Coordinator envelopes and their ECDSA signatures."""
