@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     # Senders whose unsigned pushes are accepted (marked unverified) even when a Coordinator
     # key is configured: Course Builder's live feedback push carries no signature.
     educore_unsigned_allowlist: str = Field(
-        default="LearningAnalytics,course-builder-service,course_builder,coursebuilder",
+        default="LearningAnalytics,course-builder-service",
         validation_alias="EDUCORE_UNSIGNED_ALLOWLIST",
     )
     service_token: str | None = Field(default=None, validation_alias="SERVICE_TOKEN")
@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     )
     rate_limit_login_per_ip: int = Field(
         default=20, ge=1, validation_alias="RATE_LIMIT_LOGIN_PER_IP"
+    )
+    rate_limit_integration: int = Field(
+        default=60, ge=1, validation_alias="RATE_LIMIT_INTEGRATION"
+    )  # per minute and sending service, on /api/fill-content-metrics
+    integration_max_body_bytes: int = Field(
+        default=262_144, ge=1024, validation_alias="INTEGRATION_MAX_BODY_BYTES"
     )
 
     # Caching (SPEC §9, §6)

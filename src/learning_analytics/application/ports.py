@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from learning_analytics.domain.integration import PlatformStatistics
 from learning_analytics.domain.metrics.learner import LearnerHistory
 from learning_analytics.domain.policy import LearnerFacts
 from learning_analytics.domain.records import (
@@ -423,3 +424,12 @@ class SkillEvidenceRepository(Protocol):
         learner's skill scores (%) in submission order. Learners without any score on a skill
         have no sequence for it; an unknown organisation has no skills."""
         ...
+
+
+class PlatformRepository(Protocol):
+    """Platform-wide aggregates for the platform's reporting service, and a user's earned
+    achievements (for the Directory employee dashboard)."""
+
+    async def statistics(self, *, since: datetime, until: datetime) -> PlatformStatistics: ...
+
+    async def earned_achievements(self, user_id: str) -> list[tuple[str, datetime]]: ...

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from learning_analytics.application.authorization import CachedMembershipRepository
+from learning_analytics.application.integration import HandleInbound
 from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import AuthGateway, Clock, LeaderLock, ResponseCache
 from learning_analytics.application.refresh import RefreshLearner
@@ -33,6 +34,7 @@ from learning_analytics.infrastructure.db.cohorts import SqlCohortRepository
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.evidence import SqlSkillEvidenceRepository
 from learning_analytics.infrastructure.db.histories import SqlLearnerHistoryRepository
+from learning_analytics.infrastructure.db.platform import SqlPlatformRepository
 from learning_analytics.infrastructure.db.repositories import (
     SqlActivityRepository,
     SqlMembershipRepository,
@@ -40,6 +42,7 @@ from learning_analytics.infrastructure.db.repositories import (
     SqlSyncStateRepository,
     SqlUserRepository,
 )
+from learning_analytics.infrastructure.educore.signing import SignatureVerifier
 from learning_analytics.infrastructure.locks import LocalLeaderLock, RedisLeaderLock
 from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
 from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
@@ -61,6 +64,7 @@ from learning_analytics.presentation.routers import (
     comparison,
     gamification,
     health,
+    integration,
     learner,
 )
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
@@ -230,6 +234,19 @@ def create_app(
                 clock=the_clock,
                 ttl_seconds=settings.bkt_params_cache_seconds,
             ),
+            inbound=HandleInbound(
+                writer=writer,
+                users=SqlUserRepository(sessions),
+                histories=SqlLearnerHistoryRepository(sessions),
+                platform=SqlPlatformRepository(sessions),
+                cache=cache,
+                clock=the_clock,
+            ),
+            coordinator_verifier=(
+                SignatureVerifier(settings.coordinator_public_key)
+                if settings.coordinator_public_key
+                else None
+            ),
         )
         app.state.services = services
         log.info(
@@ -269,6 +286,7 @@ def create_app(
     app.include_router(gamification.router)
     app.include_router(learner.router)
     app.include_router(comparison.router)
+    app.include_router(integration.router)
     app.add_middleware(
         CacheHitFastPath,
         routes=(*gamification.FAST_ROUTES, *learner.FAST_ROUTES, *comparison.FAST_ROUTES),

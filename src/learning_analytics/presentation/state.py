@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from learning_analytics.application.integration import HandleInbound
 from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import (
     ActivityRepository,
@@ -24,6 +25,7 @@ from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.config import Settings
 from learning_analytics.infrastructure.auth.tokens import TokenIssuer, TokenVerifier
+from learning_analytics.infrastructure.educore.signing import SignatureVerifier
 from learning_analytics.presentation.observability import Metrics
 
 
@@ -38,6 +40,7 @@ class RatePolicies:
     predictive: RateLimitPolicy
     login_per_email: RateLimitPolicy
     login_per_ip: RateLimitPolicy
+    integration: RateLimitPolicy
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RatePolicies:
@@ -46,6 +49,7 @@ class RatePolicies:
             predictive=RateLimitPolicy("predictive", settings.rate_limit_predictive, 3600),
             login_per_email=RateLimitPolicy("login-email", settings.rate_limit_login_per_email, 60),
             login_per_ip=RateLimitPolicy("login-ip", settings.rate_limit_login_per_ip, 60),
+            integration=RateLimitPolicy("integration", settings.rate_limit_integration, 60),
         )
 
 
@@ -71,4 +75,6 @@ class Services:
     refresh: RefreshLearner
     cohorts: CohortRepository
     mastery_params: MasteryParameters
+    inbound: HandleInbound
+    coordinator_verifier: SignatureVerifier | None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
