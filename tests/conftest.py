@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -27,6 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.migrate import upgrade
+from tests.servers import free_port
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -171,13 +171,6 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 # A redis-server of a test's own, to stop mid-test (outage behaviour).
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class RedisServer:
     """A throwaway redis-server this test can stop and start again on the same port."""
 
@@ -186,7 +179,7 @@ class RedisServer:
         if binary is None:
             pytest.fail("redis-server is not on PATH")
         self.binary = binary
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 

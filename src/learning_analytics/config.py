@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     coordinator_public_key: str | None = Field(
         default=None, validation_alias="COORDINATOR_PUBLIC_KEY"
     )
+    # Re-validate expired nAuth tokens through the Coordinator's `/request` (EDUCORE.md §3.10)
+    # and return the re-issued token in `X-New-Access-Token`; needs COORDINATOR_URL.
+    nauth_revalidation: bool = Field(default=False, validation_alias="NAUTH_REVALIDATION")
+    coordinator_request_path: str = Field(
+        default="/request", validation_alias="COORDINATOR_REQUEST_PATH"
+    )
     # Senders whose unsigned pushes are accepted (marked unverified) even when a Coordinator
     # key is configured: Course Builder's live feedback push carries no signature.
     educore_unsigned_allowlist: str = Field(

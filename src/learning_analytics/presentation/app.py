@@ -23,6 +23,7 @@ from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.application.sync import SyncSources, sync_as_leader
 from learning_analytics.config import Settings, check_production_safety, resolve_signing_secret
+from learning_analytics.infrastructure.auth.revalidation import CoordinatorTokenRevalidator
 from learning_analytics.infrastructure.auth.revocation import (
     MemoryTokenRevocationStore,
     RedisTokenRevocationStore,
@@ -42,7 +43,7 @@ from learning_analytics.infrastructure.db.repositories import (
     SqlSyncStateRepository,
     SqlUserRepository,
 )
-from learning_analytics.infrastructure.educore.signing import SignatureVerifier
+from learning_analytics.infrastructure.educore.signing import EnvelopeSigner, SignatureVerifier
 from learning_analytics.infrastructure.locks import LocalLeaderLock, RedisLeaderLock
 from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
 from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
@@ -89,6 +90,26 @@ def _ping(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
         return True
 
     return ping_database
+
+
+def _revalidator(
+    settings: Settings, http: httpx2.AsyncClient
+) -> CoordinatorTokenRevalidator | None:
+    if not (settings.nauth_revalidation and settings.coordinator_url):
+        return None
+    signer = (
+        EnvelopeSigner(settings.educore_private_key, settings.educore_service_name)
+        if settings.educore_private_key
+        else None
+    )
+    return CoordinatorTokenRevalidator(
+        http,
+        coordinator_url=settings.coordinator_url,
+        requester_service=settings.educore_service_name,
+        path=settings.coordinator_request_path,
+        signer=signer,
+        timeout_seconds=settings.upstream_timeout_seconds,
+    )
 
 
 def _schedule_sync(
@@ -242,6 +263,7 @@ def create_app(
                 cache=cache,
                 clock=the_clock,
             ),
+            revalidator=_revalidator(settings, http),
             coordinator_verifier=(
                 SignatureVerifier(settings.coordinator_public_key)
                 if settings.coordinator_public_key

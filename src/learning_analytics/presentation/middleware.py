@@ -25,6 +25,8 @@ from learning_analytics.presentation.observability import Metrics
 
 access_log = structlog.get_logger("learning_analytics.access")
 RATE_LIMIT_STATE_KEY = "rate_limit"
+# A re-issued nAuth token, sent back in a header (a state key, not a secret).
+NEW_ACCESS_TOKEN_KEY = "new_access_token"  # noqa: S105
 
 
 def rate_limit_headers(decision: RateLimitDecision) -> list[tuple[bytes, bytes]]:
@@ -72,10 +74,15 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 response_started[0] = True
                 status_holder[0] = message["status"]
-                decision = scope.get("state", {}).get(RATE_LIMIT_STATE_KEY)
-                if isinstance(decision, RateLimitDecision):
+                state = scope.get("state", {})
+                decision = state.get(RATE_LIMIT_STATE_KEY)
+                fresh_token = state.get(NEW_ACCESS_TOKEN_KEY)
+                if isinstance(decision, RateLimitDecision) or fresh_token:
                     headers = list(message.get("headers", []))
-                    headers.extend(rate_limit_headers(decision))
+                    if isinstance(decision, RateLimitDecision):
+                        headers.extend(rate_limit_headers(decision))
+                    if isinstance(fresh_token, str):
+                        headers.append((b"x-new-access-token", fresh_token.encode("ascii")))
                     message = {**message, "headers": headers}
             await send(message)
 

@@ -21,10 +21,11 @@ from learning_analytics.domain.errors import (
     InvalidInputError,
     NotFoundError,
     RateLimitedError,
+    TokenExpiredError,
 )
 from learning_analytics.domain.models import Principal
 from learning_analytics.domain.policy import LearnerFacts, can_view_learner, member_organization
-from learning_analytics.presentation.middleware import RATE_LIMIT_STATE_KEY
+from learning_analytics.presentation.middleware import NEW_ACCESS_TOKEN_KEY, RATE_LIMIT_STATE_KEY
 from learning_analytics.presentation.state import Services
 
 audit = structlog.get_logger(log="audit")
@@ -60,7 +61,20 @@ async def authenticate(request: Request, services: Services) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise AuthenticationError("Missing bearer token")
-    principal = await services.verifier.verify(token)
+    try:
+        principal = await services.verifier.verify(token)
+    except TokenExpiredError:
+        # An expired nAuth token with a live session: the platform re-issues it through the
+        # Coordinator, and the new token goes back in X-New-Access-Token.
+        if services.revalidator is None:
+            raise
+        fresh = await services.revalidator.reissue(
+            token, route=request.url.path, method=request.method
+        )
+        if fresh is None:
+            raise
+        principal = await services.verifier.verify(fresh)
+        request.scope.setdefault("state", {})[NEW_ACCESS_TOKEN_KEY] = fresh
     if principal.token_id and await services.revocations.is_revoked(principal.token_id):
         raise AuthenticationError("Token has been revoked")
     return principal

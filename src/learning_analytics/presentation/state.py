@@ -24,6 +24,7 @@ from learning_analytics.application.ports import (
 from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.config import Settings
+from learning_analytics.infrastructure.auth.revalidation import CoordinatorTokenRevalidator
 from learning_analytics.infrastructure.auth.tokens import TokenIssuer, TokenVerifier
 from learning_analytics.infrastructure.educore.signing import SignatureVerifier
 from learning_analytics.presentation.observability import Metrics
@@ -77,4 +78,5 @@ class Services:
     mastery_params: MasteryParameters
     inbound: HandleInbound
     coordinator_verifier: SignatureVerifier | None
+    revalidator: CoordinatorTokenRevalidator | None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from learning_analytics.infrastructure.cache.redis import (
     RedisResponseCache,
     create_redis_client,
 )
+from tests.servers import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -46,13 +46,6 @@ class FakeClock:
 class Harness:
     cache: ResponseCache
     advance: Callable[[float], Awaitable[None]]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def _delete_keys(redis_url: str, prefix: str) -> None:
@@ -214,7 +207,7 @@ async def test_redis_cache_without_redis_degrades_quietly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     cache = RedisResponseCache(
-        create_redis_client(f"redis://127.0.0.1:{_free_port()}/0"),
+        create_redis_client(f"redis://127.0.0.1:{free_port()}/0"),
         retry_after=0,
         owns_client=True,
     )
