@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from learning_analytics.application.integration import Signature, admission
 from learning_analytics.domain.integration import (
@@ -28,6 +31,10 @@ from learning_analytics.domain.integration import (
 )
 from learning_analytics.domain.records import Enrollment
 
+KEYS = [
+    "requester_service", "payload", "response", "serviceName", "course_id", "feedback",
+    "feedbacks", "learner_id", "rating", "submitted_at", "action",
+]  # fmt: skip
 ENVELOPE = {"requester_service": "directory-service", "payload": {"a": 1}, "response": {"x": ""}}
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -390,3 +397,43 @@ def test_content_formats_and_engagement_bands() -> None:
         "mindmap": 0,
     }
     assert count_levels([0, 1, 3, 4, 11, 12, 30]) == {"high": 2, "medium": 2, "low": 2}
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    content_type=st.sampled_from([JSON, FORM, "text/plain", None, "multipart/form-data"]),
+    body=st.binary(max_size=200) | JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+)
+def test_any_body_is_a_message_or_a_malformed_message_error(
+    content_type: str | None, body: bytes
+) -> None:
+    try:
+        message = parse_message(content_type, body)
+    except MalformedMessageError:
+        return
+    kind = classify(message)
+    if kind is Request.COURSE_ANALYTICS:
+        try:
+            course_feedback(message.payload)
+        except MalformedMessageError:
+            return
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.dictionaries(st.sampled_from(KEYS), JSON_VALUES, max_size=5))
+def test_any_course_payload_is_read_or_refused_with_a_reason(payload: dict[str, Any]) -> None:
+    try:
+        feedback = course_feedback({"course_id": "c", **payload})
+    except MalformedMessageError:
+        return
+    assert all(1 <= rating <= 5 for _, rating, _ in feedback.entries)
