@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from learning_analytics.application.authorization import CachedMembershipRepository
 from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import AuthGateway, Clock, LeaderLock, ResponseCache
+from learning_analytics.application.predictive import Scorer
 from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.application.sync import SyncSources, sync_as_leader
@@ -33,6 +35,7 @@ from learning_analytics.infrastructure.db.cohorts import SqlCohortRepository
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.evidence import SqlSkillEvidenceRepository
 from learning_analytics.infrastructure.db.histories import SqlLearnerHistoryRepository
+from learning_analytics.infrastructure.db.prediction_feedback import SqlPredictionFeedbackRepository
 from learning_analytics.infrastructure.db.repositories import (
     SqlActivityRepository,
     SqlMembershipRepository,
@@ -41,6 +44,7 @@ from learning_analytics.infrastructure.db.repositories import (
     SqlUserRepository,
 )
 from learning_analytics.infrastructure.locks import LocalLeaderLock, RedisLeaderLock
+from learning_analytics.infrastructure.predictive.model import load_configured_model
 from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
 from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
 from learning_analytics.infrastructure.upstreams.catalog import (
@@ -62,6 +66,7 @@ from learning_analytics.presentation.routers import (
     gamification,
     health,
     learner,
+    predictive,
 )
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
 
@@ -230,8 +235,21 @@ def create_app(
                 clock=the_clock,
                 ttl_seconds=settings.bkt_params_cache_seconds,
             ),
+            predictive_scorer=Scorer(
+                model=await asyncio.to_thread(load_configured_model, settings.predictive_model_dir),
+                min_auc=settings.predictive_min_auc,
+                inactivity_days=settings.predictive_inactivity_days,
+            ),
+            prediction_feedback=SqlPredictionFeedbackRepository(sessions),
         )
         app.state.services = services
+        log.info(
+            "predictive",
+            model=services.predictive_scorer.card.version
+            if services.predictive_scorer.card
+            else None,
+            generated_by=services.predictive_scorer.generated_by,
+        )
         log.info(
             "started",
             mode=settings.app_env.value,
@@ -269,6 +287,7 @@ def create_app(
     app.include_router(gamification.router)
     app.include_router(learner.router)
     app.include_router(comparison.router)
+    app.include_router(predictive.router)
     app.add_middleware(
         CacheHitFastPath,
         routes=(*gamification.FAST_ROUTES, *learner.FAST_ROUTES, *comparison.FAST_ROUTES),

@@ -20,6 +20,7 @@ from learning_analytics.application.ports import (
     TokenRevocationStore,
     UserRepository,
 )
+from learning_analytics.application.predictive import PredictionFeedbackRepository, Scorer
 from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.config import Settings
@@ -71,4 +72,6 @@ class Services:
     refresh: RefreshLearner
     cohorts: CohortRepository
     mastery_params: MasteryParameters
+    predictive_scorer: Scorer
+    prediction_feedback: PredictionFeedbackRepository
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -166,9 +166,7 @@ def _features(
     any_since = [m for m in timeline.any_instants[:any_before] if m >= start]
     last_any = any_since[-1] if any_since else start
 
-    active = {
-        n: _active_days(course_activity, as_of=as_of, first=0, last=n) for n in (7, 14, 28)
-    }
+    active = {n: _active_days(course_activity, as_of=as_of, first=0, last=n) for n in (7, 14, 28)}
     previous_14 = _active_days(course_activity, as_of=as_of, first=14, last=28)
     covered_28 = max(1, min(PACE_WINDOW_DAYS, int(-(-enrolled_days // 1))))
     seconds_14 = sum(
@@ -295,4 +293,3 @@ def training_examples(
 
 def feature_matrix(rows: Sequence[EnrollmentFeatures]) -> list[list[float]]:
     return [list(row.values) for row in rows]
-

@@ -19,8 +19,11 @@ against the card before unpickling, so a swapped or truncated file is refused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -47,6 +50,7 @@ TRAIN_SHARE = 0.7
 CALIBRATION_BINS = 10
 MIN_CLASS_EXAMPLES = 5
 RANDOM_STATE = 0
+logger = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 
 
@@ -86,11 +90,13 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     return round(float(roc_auc_score(y, p)), 4)
 
 
-def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict[str, Any]]:
+def calibration_table(
+    y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS
+) -> list[dict[str, Any]]:
     """Equal-width probability bins: mean predicted probability against observed drop-off rate."""
     table = []
     edges = np.linspace(0.0, 1.0, bins + 1)
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         inside = (p >= low) & ((p < high) if high < 1.0 else (p <= high))
         count = int(inside.sum())
         if count == 0:
@@ -138,7 +144,9 @@ def train_and_evaluate(
     train_share: float = TRAIN_SHARE,
 ) -> Evaluation:
     """Time-split evaluation, then the served model refitted on every snapshot, with its card."""
-    train, test, cutoff = time_split(examples, inactivity_days=inactivity_days, train_share=train_share)
+    train, test, cutoff = time_split(
+        examples, inactivity_days=inactivity_days, train_share=train_share
+    )
     x_train, y_train = _arrays(train)
     x_test, y_test = _arrays(test)
     _check(y_train, "training part")
@@ -253,3 +261,23 @@ def load_model(directory: Path) -> SklearnDropOffModel:
     if tuple(card.features) != FEATURE_NAMES:
         raise ValueError("model card lists other features than this version computes")
     return SklearnDropOffModel(joblib.load(directory / ARTIFACT), card)
+
+
+def load_configured_model(directory: str | None) -> SklearnDropOffModel | None:
+    """The model in `directory` (PREDICTIVE_MODEL_DIR), else the shipped default; None (and a
+    logged error) when it cannot be loaded — the rules then answer."""
+    path = Path(directory) if directory else DEFAULT_MODEL_DIR
+    try:
+        stat = (path / ARTIFACT).stat()
+        return _load_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    except (OSError, ValueError, KeyError) as exc:
+        logger.error("predictive model not loaded from %s: %s", path.name, exc)
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, size: int, mtime_ns: int) -> SklearnDropOffModel:
+    """One load per artifact version and process (app instances in one process share it; the
+    model is only read after loading)."""
+    del size, mtime_ns  # part of the cache key only
+    return load_model(Path(path))
