@@ -48,7 +48,10 @@ async def seed_learner(database: Any) -> None:
         await writer.upsert_users([LEARNER], **stamp)
         await writer.upsert_courses([Course("c-p", "org-1", "Forecasting", "tr-1")], **stamp)
         await writer.upsert_course_units(
-            [CourseUnit(f"cp-u{i}", "c-p", i, "content", f"Unit {i}", "video") for i in range(1, 9)],
+            [
+                CourseUnit(f"cp-u{i}", "c-p", i, "content", f"Unit {i}", "video")
+                for i in range(1, 9)
+            ],
             **stamp,
         )
         await writer.upsert_enrollments(
@@ -160,7 +163,7 @@ async def test_gate_forced_above_the_models_auc_switches_to_rules(api_factory: A
     # 4/3 (1 unit/week against 3 units in 4 weeks), 1 failed attempt of 3.
     expected = 0.55 * 3 / 21 + 0.2 * (1 - 2 / 4) + 0.15 * 0 + 0.1 * (1 / 3)
     assert enrollment["probability"] == pytest.approx(expected, abs=1e-3)
-    assert [f["feature"] for f in enrollment["factors"]][0] == "active_days_14"
+    assert next(f["feature"] for f in enrollment["factors"]) == "active_days_14"
     assert card["data"]["inUse"] is False
     assert card["data"]["generatedBy"] == "rules"
     assert card["data"]["minAuc"] == 0.999
@@ -201,7 +204,9 @@ async def test_recommendations_are_ranked_with_reasons(api: Api) -> None:
     actions = body["data"]["actions"]
     assert 1 <= len(actions) <= 10
     assert [a["rank"] for a in actions] == list(range(1, len(actions) + 1))
-    assert [a["priority"] for a in actions] == sorted((a["priority"] for a in actions), reverse=True)
+    assert [a["priority"] for a in actions] == sorted(
+        (a["priority"] for a in actions), reverse=True
+    )
     kinds = {a["kind"]: a for a in actions}
     assert kinds["retake_assessment"]["assessmentId"] == "as-p"
     assert kinds["continue_course"]["unitId"] == "cp-u6"
