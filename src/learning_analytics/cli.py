@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from learning_analytics.application.predictive_model import ModelCard
@@ -25,6 +26,7 @@ from learning_analytics.infrastructure.db.repositories import (
     SqlRecordWriter,
     SqlSyncStateRepository,
 )
+from learning_analytics.infrastructure.importing import ImportReport, import_directory
 from learning_analytics.infrastructure.predictive.model import (
     DEFAULT_MODEL_DIR,
     Evaluation,
@@ -419,6 +421,80 @@ def model_evaluate(
             simulated=simulated, seed=seed, learners=learners, history_days=history_days
         ).card
     _print_card(card, min_auc=settings.predictive_min_auc)
+
+
+# --------------------------------------------------------------------------------------------
+# Import of history from CSV files (docs/import.md)
+
+SHOWN_BAD_ROWS = 50
+
+
+@app.command("import")
+def import_history(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, dir_okay=True, help="Directory of canonical CSV files"
+        ),
+    ],
+    report: Annotated[
+        Path | None, typer.Option(help="Also write every bad row to this CSV file")
+    ] = None,
+) -> None:
+    """Import historical activity from CSV files (docs/import.md), idempotently. Bad rows are
+    reported with their line numbers and skipped; exit code 1 when there were any."""
+    settings = _settings()
+    result = asyncio.run(_import(settings, path))
+    summary = Table(title=f"Import of {path.name}")
+    for column in ("file", "rows", "imported", "bad"):
+        summary.add_column(column, justify="left" if column == "file" else "right")
+    for item in result.files:
+        summary.add_row(item.file, str(item.rows), str(item.imported), str(len(item.bad)))
+    console.print(summary)
+    bad = result.bad_rows
+    if bad:
+        table = Table(title=f"Bad rows (skipped): {len(bad)}")
+        for column in ("file", "line", "reason"):
+            table.add_column(column)
+        for row in bad[:SHOWN_BAD_ROWS]:
+            table.add_row(row.file, str(row.line), row.reason)
+        console.print(table)
+        if len(bad) > SHOWN_BAD_ROWS:
+            console.print(f"... and {len(bad) - SHOWN_BAD_ROWS} more")
+    if report is not None:
+        with report.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "line", "reason"])
+            writer.writerows((row.file, row.line, row.reason) for row in bad)
+    if bad:
+        raise typer.Exit(code=1)
+
+
+async def _import(settings: Settings, path: Path) -> ImportReport:
+    await migrations.upgrade(settings.database_url, schema=settings.database_schema)
+    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
+    try:
+        with Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            TextColumn("{task.completed:>8}/{task.total}"),
+            console=console,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def advance(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done)
+
+            return await import_directory(
+                path,
+                create_session_factory(engine),
+                ingested_at=datetime.now(UTC),
+                progress=advance,
+            )
+    finally:
+        await engine.dispose()
 
 
 def main() -> None:
