@@ -180,6 +180,7 @@ async def test_forecast_known_answer_on_a_constant_pace(api: Api) -> None:
     assert body["meta"]["generatedBy"] == "rules"
     [forecast] = body["data"]["enrollments"]
     assert forecast["weeklyCounts"] == [1, 1, 1, 1, 1]
+    assert forecast["paceBasis"] == "enrollment"
     assert (forecast["unitsDone"], forecast["unitsRemaining"]) == (5, 3)
     assert forecast["pacePerWeek"] == 1.0
     expected = (NOW + timedelta(days=21)).isoformat().replace("+00:00", "Z")

@@ -99,6 +99,10 @@ class EnrollmentForecastResponse(PredictiveModel):
     units_done: int
     units_remaining: int
     weekly_counts: list[int] = Field(description="Units completed per week, oldest first")
+    pace_basis: Literal["enrollment", "learner"] = Field(
+        description="enrollment: this course's weeks; learner: all courses (enrollment under "
+        "2 weeks old)"
+    )
     pace_per_week: float | None
     expected_completion: datetime | None
     interval_low: datetime | None = Field(description="10th percentile of completion")

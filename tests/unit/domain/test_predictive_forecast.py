@@ -116,7 +116,7 @@ def test_bootstrap_with_idle_weeks_can_be_open_ended() -> None:
 @pytest.mark.parametrize(
     ("days_ago", "units", "enrolled", "reason"),
     [
-        ([1], 5, 10, "fewer than 2 whole weeks since enrolling"),
+        ([1], 5, 10, "fewer than 2 whole weeks of pace (enrollment and learner)"),
         ([], 5, 30, "no unit completed in the last 4 weeks"),
         ([1, 2], 0, 30, "the course's units are unknown"),
     ],
@@ -136,3 +136,30 @@ def test_projected_score() -> None:
     learner, enrollment = history([1, 8], units=4, enrolled_days=15, due_days=None,
                                   scores=(40.0, 60.0))  # fmt: skip
     assert forecast_enrollment(learner, enrollment, now=NOW).projected_score == 70.0
+
+
+def test_a_new_enrollment_uses_the_learners_pace_on_all_courses() -> None:
+    """Enrolled 10 days ago in c-2 (one whole week); the learner completed c-1 units in the
+    weeks before (enrolled in c-1 30 days ago): weekly counts over 4 weeks on all courses."""
+    learner, old = history([8, 15, 16, 22, 1], units=6, enrolled_days=30, due_days=None)
+    new = Enrollment("e-2", "u1", "c-2", NOW - timedelta(days=10))
+    learner = LearnerHistory(
+        user_id="u1",
+        enrollments=(old, new),
+        courses=(*learner.courses, Course("c-2", "org", "D")),
+        course_units=(
+            *learner.course_units,
+            *(CourseUnit(f"d{i}", "c-2", i, "content", f"D{i}") for i in range(4)),
+        ),
+        learning_events=(
+            *learner.learning_events,
+            LearningEvent("evd", "u1", "c-2", "d0", "completed", NOW - timedelta(days=2), 60),
+        ),
+    )
+    result = forecast_enrollment(learner, new, now=NOW)
+    assert result.pace_basis == "learner"
+    assert result.weekly_counts == (1, 2, 1, 2)  # c-1 and c-2 units together
+    assert result.units_remaining == 3
+    assert result.pace_per_week == 1.5
+    own = forecast_enrollment(learner, old, now=NOW)
+    assert (own.pace_basis, own.weekly_counts) == ("enrollment", (1, 2, 1, 1))

@@ -3,7 +3,9 @@
 For one open enrollment at `now`:
 - weekly pace sample: units of the course completed (first completions) in each of the last
   `weeks` whole 7-day spans before `now`, counted from the enrollment date: weeks = min(8, whole
-  weeks since enrolling). Pace is unknown (no forecast) with fewer than 2 whole weeks, without
+  weeks since enrolling). An enrollment younger than 2 whole weeks uses the learner's own pace
+  on all their courses instead (weeks counted from their first enrollment; `pace_basis`
+  "learner"). Pace is unknown (no forecast) with fewer than 2 whole weeks either way, without
   known course units, or with no unit completed in those weeks;
 - bootstrap: BOOTSTRAP_SAMPLES times, draw `weeks` weekly counts with replacement and take their
   mean; each mean gives a completion time = remaining units / mean x 7 days (never, for a mean
@@ -47,6 +49,7 @@ class EnrollmentForecast:
     units_done: int
     units_remaining: int
     weekly_counts: tuple[int, ...]  # oldest week first
+    pace_basis: str  # enrollment | learner (all courses, while the enrollment is under 2 weeks)
     pace_per_week: float | None  # mean of weekly_counts; None when pace is unknown
     expected_completion: datetime | None
     interval_low: datetime | None
@@ -71,21 +74,44 @@ def projected_score(scores: list[float]) -> float | None:
 
 
 def weekly_completions(
-    history: LearnerHistory, enrollment: Enrollment, *, now: datetime
+    history: LearnerHistory, *, now: datetime, since: datetime, course_id: str | None
 ) -> tuple[int, ...]:
-    units = _learning_units(history.course_units).get(enrollment.course_id, set())
-    weeks = min(MAX_WEEKS, int((now - enrollment.enrolled_at) / WEEK))
+    """Units first completed in each of the last min(8, whole weeks since `since`) 7-day spans
+    before `now`, oldest first: on one course, or on any course (`course_id` None)."""
+    learning = _learning_units(history.course_units)
+    if course_id is None:
+        units = set().union(*learning.values()) if learning else set()
+    else:
+        units = learning.get(course_id, set())
+    weeks = min(MAX_WEEKS, int((now - since) / WEEK))
     if weeks <= 0:
         return ()
-    events = [e for e in history.learning_events if e.course_id == enrollment.course_id]
+    events = [e for e in history.learning_events if course_id is None or e.course_id == course_id]
     counts = [0] * weeks
     for unit, (_, at) in _first_completions(events, until=now).items():
-        if unit not in units or at < enrollment.enrolled_at:
+        if unit not in units or at < since:
             continue
         back = int((now - at) / WEEK)
         if back < weeks:
             counts[weeks - 1 - back] += 1
     return tuple(counts)
+
+
+def _weekly_pace(
+    history: LearnerHistory, enrollment: Enrollment, *, now: datetime
+) -> tuple[tuple[int, ...], str]:
+    """(weekly counts, basis): the enrollment's own when it has MIN_WEEKS whole weeks, else the
+    learner's on all their courses since their first enrollment."""
+    own = weekly_completions(
+        history, now=now, since=enrollment.enrolled_at, course_id=enrollment.course_id
+    )
+    if len(own) >= MIN_WEEKS:
+        return own, "enrollment"
+    first = min(e.enrolled_at for e in history.enrollments)
+    learner = weekly_completions(history, now=now, since=first, course_id=None)
+    if len(learner) >= MIN_WEEKS and sum(learner) > 0:
+        return learner, "learner"
+    return own, "enrollment"
 
 
 def bootstrap_days(
@@ -117,7 +143,7 @@ def forecast_enrollment(
     )
     total = len(units)
     remaining = max(0, total - done)
-    counts = weekly_completions(history, enrollment, now=now)
+    counts, basis = _weekly_pace(history, enrollment, now=now)
     course = next((c for c in history.courses if c.id == enrollment.course_id), None)
     due = _due_at(enrollment, course)
     scores = [
@@ -132,6 +158,7 @@ def forecast_enrollment(
         "units_done": done,
         "units_remaining": remaining,
         "weekly_counts": counts,
+        "pace_basis": basis,
         "due_at": due,
         "projected_score": projected_score(scores),
     }
@@ -139,7 +166,7 @@ def forecast_enrollment(
     if total == 0:
         reason = "the course's units are unknown"
     elif len(counts) < MIN_WEEKS:
-        reason = f"fewer than {MIN_WEEKS} whole weeks since enrolling"
+        reason = f"fewer than {MIN_WEEKS} whole weeks of pace (enrollment and learner)"
     elif sum(counts) == 0:
         reason = f"no unit completed in the last {len(counts)} weeks"
     if reason is not None:
