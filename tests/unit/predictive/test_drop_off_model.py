@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from learning_analytics.application.predictive import RULES_VERSION, Scorer
 from learning_analytics.domain.predictive.features import (
@@ -95,10 +96,11 @@ def test_calibration_is_monotone(evaluation: Run) -> None:
     # The card's test predictions come from the model fitted on the training part; refit it
     # the same way to get them back.
     train, _, _ = time_split(examples, inactivity_days=21)
-    model = _gradient_boosting().fit(
-        np.array([e.features.values for e in train]), np.array([e.label for e in train])
-    )
-    p = model.predict_proba(x)[:, 1]
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model = _gradient_boosting().fit(
+            np.array([e.features.values for e in train]), np.array([e.label for e in train])
+        )
+        p = model.predict_proba(x)[:, 1]
     order = np.argsort(p, kind="stable")
     groups = np.array_split(order, 4)
     observed = [float(y[g].mean()) for g in groups]
@@ -122,6 +124,11 @@ def test_gate_switches_to_rules_when_forced_below_it(evaluation: Run, tmp_path: 
     [(probability, _)] = passing.score([row])
     assert probability == pytest.approx(model.predict([list(row.values)])[0], abs=1e-4)
 
+    # Served probabilities stay within [0.01, 0.99]: isotonic calibration's hard 0 is clipped.
+    everything = model.predict([list(e.features.values) for e in examples])
+    assert min(everything) == pytest.approx(0.01)
+    assert max(everything) <= 0.99
+
     forced = Scorer(model=model, min_auc=result.card.auc + 0.01, inactivity_days=21)
     assert (forced.generated_by, forced.version) == ("rules", RULES_VERSION)
     [(rules_probability, factors)] = forced.score([row])
@@ -144,5 +151,6 @@ def test_features_of_an_open_enrollment_predict(evaluation: Run) -> None:
     population = generate_population(seed=3, learners=20, history_days=120, anchor=ANCHOR)
     history, _ = next(iter(population_histories(population)))
     rows = [enrollment_features(history, e, as_of=ANCHOR).values for e in history.enrollments]
-    probabilities = result.model.predict_proba(np.array(rows))[:, 1]
+    with threadpool_limits(limits=1, user_api="openmp"):
+        probabilities = result.model.predict_proba(np.array(rows))[:, 1]
     assert all(0.0 <= p <= 1.0 for p in probabilities)

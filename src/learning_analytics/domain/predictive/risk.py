@@ -14,7 +14,8 @@ with their weighted contribution.
 Explanations of a model's answer: for each feature, how much the probability changes when the
 learner's value is replaced by the reference median (model-agnostic, one extra prediction per
 feature); the largest absolute changes are the factors. `direction` says whether the learner's
-value raises or lowers the risk against the median.
+value raises or lowers the risk against the median (where the model does not move at all, from
+whether the value is better or worse than the median for that feature).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ ACTIVE_DAYS_ENOUGH = 4.0
 FAILED_ENOUGH = 3.0
 MAX_FACTORS = 5
 MIN_FACTORS = 3
+NO_CHANGE = 1e-9  # a probability change below this is none: direction from the value instead
 
 
 def level(probability: float) -> str:
@@ -125,12 +127,17 @@ def model_factors(
     factors = []
     for name, at_median in zip(names, changed, strict=True):
         delta = probability - at_median
+        value = features.get(name)
+        if abs(delta) < NO_CHANGE:
+            direction = _direction(name, value, medians[name], weighted=0.0)
+        else:
+            direction = "raises_risk" if delta > 0 else "lowers_risk"
         factors.append(
             Factor(
                 feature=name,
-                value=features.get(name),
+                value=value,
                 median=medians[name],
-                direction="raises_risk" if delta > 0 else "lowers_risk",
+                direction=direction,
                 impact=round(abs(delta), 4),
             )
         )

@@ -40,6 +40,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from learning_analytics.application.predictive_model import ModelCard
 from learning_analytics.domain.predictive.features import FEATURE_NAMES, Example
@@ -50,6 +51,12 @@ TRAIN_SHARE = 0.7
 CALIBRATION_BINS = 10
 MIN_CLASS_EXAMPLES = 5
 RANDOM_STATE = 0
+# Isotonic calibration answers exactly 0 (or 1) where no training snapshot of that score dropped
+# off (or stayed): served probabilities are kept within [0.01, 0.99].
+MIN_PROBABILITY = 0.01
+# One OpenMP thread for fitting and predicting: the models are small, and OpenMP's worker
+# threads spinning against the event loop and other processes on a busy host cost up to 10x.
+OPENMP_THREADS = 1
 logger = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 
@@ -152,10 +159,11 @@ def train_and_evaluate(
     _check(y_train, "training part")
     _check(y_test, "test part")
 
-    served = _gradient_boosting().fit(x_train, y_train)
-    p_test = served.predict_proba(x_test)[:, 1]
-    baseline = _logistic().fit(x_train, y_train)
-    p_base = baseline.predict_proba(x_test)[:, 1]
+    with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
+        served = _gradient_boosting().fit(x_train, y_train)
+        p_test = served.predict_proba(x_test)[:, 1]
+        baseline = _logistic().fit(x_train, y_train)
+        p_base = baseline.predict_proba(x_test)[:, 1]
 
     by_week: defaultdict[int, list[int]] = defaultdict(list)
     for index, example in enumerate(test):
@@ -181,7 +189,8 @@ def train_and_evaluate(
             per_archetype[name] = _auc(y_test[rows], p_test[rows])
 
     x_all, y_all = _arrays(examples)
-    final = _gradient_boosting().fit(x_all, y_all)
+    with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
+        final = _gradient_boosting().fit(x_all, y_all)
     medians = {
         name: round(float(value), 4)
         for name, value in zip(FEATURE_NAMES, np.median(x_all, axis=0), strict=True)
@@ -240,12 +249,16 @@ class SklearnDropOffModel:
     def __init__(self, model: Any, card: ModelCard) -> None:
         self._model = model
         self.card = card
+        self._threads = ThreadpoolController()
 
     def predict(self, rows: Sequence[Sequence[float]]) -> list[float]:
         if not rows:
             return []
         x = np.array(rows, dtype=float)
-        return [float(p) for p in self._model.predict_proba(x)[:, 1]]
+        with self._threads.limit(limits=OPENMP_THREADS, user_api="openmp"):
+            raw = self._model.predict_proba(x)[:, 1]
+        probabilities = np.clip(raw, MIN_PROBABILITY, 1 - MIN_PROBABILITY)
+        return [float(p) for p in probabilities]
 
 
 def read_card(directory: Path) -> ModelCard:
