@@ -40,7 +40,12 @@ from learning_analytics.presentation.predictive_schemas import (
     ModelCardResponse,
     RecommendationsResponse,
 )
-from learning_analytics.presentation.responses import analytics_response, json_envelope, render_data
+from learning_analytics.presentation.responses import (
+    analytics_response,
+    json_envelope,
+    render_data,
+    wants_refresh,
+)
 from learning_analytics.presentation.schemas import Envelope, Problem
 from learning_analytics.presentation.security import (
     CurrentUser,
@@ -130,7 +135,7 @@ async def serve_prediction(
     answer = await services.pipeline.serve(
         key,
         compute,
-        force_refresh=wants_refresh_predictive(request, learner),
+        force_refresh=wants_refresh(request, learner.principal, learner.user_id),
     )
     services.metrics.cache.labels("predictive", "hit" if answer.hit else "miss").inc()
     return analytics_response(
@@ -140,15 +145,6 @@ async def serve_prediction(
         stale_while_revalidate=settings.http_stale_while_revalidate,
         extra_meta={"generatedBy": generated_by, "modelVersion": version},
     )
-
-
-def wants_refresh_predictive(request: Request, learner: LearnerAccess) -> bool:
-    """`Cache-Control: no-cache` from a platform admin, an org admin or the subject forces a
-    recomputation (SPEC §9), which counts against the predictive limit."""
-    if "no-cache" not in request.headers.get("cache-control", "").lower():
-        return False
-    principal = learner.principal
-    return principal.is_admin or principal.has(Role.ORG_ADMIN) or principal.id == learner.user_id
 
 
 @router.get(
