@@ -9,6 +9,7 @@ archetype; the shipped default model (600 learners, 240 days) reports its own in
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,8 +26,10 @@ from learning_analytics.domain.predictive.features import (
 from learning_analytics.domain.predictive.risk import rule_score
 from learning_analytics.infrastructure.predictive.model import (
     ARTIFACT,
+    CARD,
     Evaluation,
     _gradient_boosting,
+    load_configured_model,
     load_model,
     save_model,
     time_split,
@@ -154,3 +157,13 @@ def test_features_of_an_open_enrollment_predict(evaluation: Run) -> None:
     with threadpool_limits(limits=1, user_api="openmp"):
         probabilities = result.model.predict_proba(np.array(rows))[:, 1]
     assert all(0.0 <= p <= 1.0 for p in probabilities)
+
+
+def test_an_artifact_of_another_sklearn_version_is_refused(evaluation: Run, tmp_path: Path) -> None:
+    save_model(evaluation[0], tmp_path)
+    card = json.loads((tmp_path / CARD).read_text(encoding="utf-8"))
+    card["sklearnVersion"] = "0.1.0"
+    (tmp_path / CARD).write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"scikit-learn 0\.1\.0"):
+        load_model(tmp_path)
+    assert load_configured_model(str(tmp_path)) is None  # the rules answer instead

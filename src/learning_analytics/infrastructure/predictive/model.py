@@ -14,7 +14,8 @@ when archetypes are known (simulated data); and the baseline's AUC for compariso
 artifact is then refitted on every snapshot (train + test) with the same settings.
 
 Loading: the artifact is trusted local code (joblib unpickles); `load_model` checks its SHA-256
-against the card before unpickling, so a swapped or truncated file is refused.
+against the card before unpickling, so a swapped or truncated file is refused, and refuses an
+artifact of another scikit-learn version (pickles do not carry across versions).
 """
 
 from __future__ import annotations
@@ -273,6 +274,11 @@ def load_model(directory: Path) -> SklearnDropOffModel:
         raise ValueError(f"model artifact in {directory.name} does not match its card")
     if tuple(card.features) != FEATURE_NAMES:
         raise ValueError("model card lists other features than this version computes")
+    if card.sklearn_version != _sklearn_version():
+        raise ValueError(
+            f"model was trained with scikit-learn {card.sklearn_version}, this is "
+            f"{_sklearn_version()}: retrain it (learning-analytics model train)"
+        )
     return SklearnDropOffModel(joblib.load(directory / ARTIFACT), card)
 
 
@@ -283,7 +289,7 @@ def load_configured_model(directory: str | None) -> SklearnDropOffModel | None:
     try:
         stat = (path / ARTIFACT).stat()
         return _load_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
         logger.error("predictive model not loaded from %s: %s", path.name, exc)
         return None
 
