@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from learning_analytics.application.predictive_model import ModelCard
 from learning_analytics.application.sync import SourceReport, SyncSources
 from learning_analytics.config import ConfigurationError, Settings, get_settings
+from learning_analytics.domain.metrics.learner import LearnerHistory
+from learning_analytics.domain.predictive.features import training_examples
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache
 from learning_analytics.infrastructure.db import migrate as migrations
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
@@ -21,12 +26,23 @@ from learning_analytics.infrastructure.db.repositories import (
     SqlRecordWriter,
     SqlSyncStateRepository,
 )
+from learning_analytics.infrastructure.importing import ImportReport, import_directory
+from learning_analytics.infrastructure.predictive.model import (
+    DEFAULT_MODEL_DIR,
+    Evaluation,
+    TrainingError,
+    read_card,
+    save_model,
+    train_and_evaluate,
+)
+from learning_analytics.infrastructure.predictive.training import store_histories
 from learning_analytics.infrastructure.upstreams.catalog import rest_collections
 from learning_analytics.infrastructure.upstreams.http import UpstreamPolicy, UpstreamRegistry
 from learning_analytics.presentation.app import create_app
 from learning_analytics.presentation.observability import configure_logging
 from learning_analytics.presentation.state import SystemClock
 from learning_analytics.simulator.app import create_simulator_app
+from learning_analytics.simulator.histories import population_histories
 from learning_analytics.simulator.population import Population, demo_logins, generate_population
 
 app = typer.Typer(help="Learning Analytics: analytics API for a corporate learning platform.")
@@ -255,6 +271,230 @@ def _print_logins(population: Population, *, api_url: str, sim_url: str) -> None
         f"try: curl -s -X POST {api_url}/api/v1/auth/login -H 'content-type: application/json' "
         """-d '{"email":"learner@org1.example","password":"demo"}'"""
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Predictive model (SPEC §10): train and evaluate from the store, or from a simulated population
+
+model_app = typer.Typer(help="Train and evaluate the drop-off model (SPEC §10 Predictive).")
+app.add_typer(model_app, name="model")
+
+SimulatedOption = Annotated[
+    bool,
+    typer.Option(
+        "--simulated",
+        help="Use a freshly simulated population instead of the store (how the shipped "
+        "default model is trained)",
+    ),
+]
+SeedOption = Annotated[int, typer.Option(help="--simulated: seed of the population")]
+LearnersOption = Annotated[int, typer.Option(min=1, help="--simulated: number of learners")]
+DaysOption = Annotated[int, typer.Option(min=60, help="--simulated: days of history")]
+
+
+def _training_run(*, simulated: bool, seed: int, learners: int, history_days: int) -> Evaluation:
+    settings = _settings()
+    days = settings.predictive_inactivity_days
+    now = datetime.now(UTC)
+    archetypes: dict[str, str] | None = None
+    if simulated:
+        population = _generate(
+            seed=seed, learners=learners, history_days=history_days, password="demo"
+        )
+        pairs = list(population_histories(population))
+        histories = [history for history, _ in pairs]
+        archetypes = {history.user_id: archetype for history, archetype in pairs if archetype}
+        data_end: datetime | None = population.anchor
+        trained_on = "simulator"
+        description = (
+            f"Default model trained on the simulator's population (seed {seed}, {learners} "
+            f"learners, {history_days} days); simulated data, not any customer's"
+        )
+    else:
+        histories, data_end = asyncio.run(_store_histories(settings))
+        trained_on = "store"
+        description = "Trained on the learning record store"
+    if data_end is None:
+        console.print("[red]no activity in the data: nothing to train on[/red]")
+        raise typer.Exit(code=1)
+    with console.status("building weekly snapshots and training"):
+        examples = training_examples(histories, data_end=data_end, inactivity_days=days)
+        try:
+            return train_and_evaluate(
+                examples,
+                inactivity_days=days,
+                trained_on=trained_on,
+                description=description,
+                created_at=now,
+                archetypes=archetypes,
+            )
+        except TrainingError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(code=1) from exc
+
+
+async def _store_histories(settings: Settings) -> tuple[list[LearnerHistory], datetime | None]:
+    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
+    try:
+        return await store_histories(create_session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def _print_card(card: ModelCard, *, min_auc: float) -> None:
+    passed = card.passes(min_auc)
+    table = Table(title=f"Model card {card.version} ({card.trained_on})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("AUC (time-split test)", f"{card.auc:.4f}"),
+        ("PR-AUC", f"{card.pr_auc:.4f}"),
+        ("Brier score", f"{card.brier:.4f}"),
+        ("baseline AUC (logistic regression)", f"{card.baseline_auc}"),
+        ("train / test snapshots", f"{card.train_size} / {card.test_size}"),
+        ("test drop-off rate", f"{card.test_drop_off_rate:.3f}"),
+        ("served model fitted on", f"{card.training_size} snapshots"),
+        ("data window", f"{card.data_from:%Y-%m-%d} .. {card.data_to:%Y-%m-%d}"),
+        ("quality gate", f"AUC >= {min_auc}: {'passed' if passed else 'FAILED (rules serve)'}"),
+    ]
+    rows += [(f"AUC {name}", f"{auc}") for name, auc in card.per_archetype_auc.items()]
+    rows += [
+        (f"AUC week {row['week']}", f"{row['auc']} (n={row['count']})") for row in card.per_week_auc
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    calibration = Table(title="Calibration (test part)")
+    for column in ("predicted", "observed", "count"):
+        calibration.add_column(column, justify="right")
+    for row in card.calibration:
+        calibration.add_row(
+            f"{row['meanPredicted']:.3f}", f"{row['observedRate']:.3f}", str(row["count"])
+        )
+    console.print(calibration)
+
+
+@model_app.command("train")
+def model_train(
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Directory for the artifact and card (default: PREDICTIVE_MODEL_DIR)"),
+    ] = None,
+    simulated: SimulatedOption = False,
+    seed: SeedOption = 7,
+    learners: LearnersOption = 600,
+    history_days: DaysOption = 240,
+) -> None:
+    """Evaluate on a time split, refit on everything, and write the model with its card."""
+    settings = _settings()
+    target = output or (
+        Path(settings.predictive_model_dir) if settings.predictive_model_dir else None
+    )
+    if target is None:
+        console.print("[red]give --output or set PREDICTIVE_MODEL_DIR[/red]")
+        raise typer.Exit(code=2)
+    evaluation = _training_run(
+        simulated=simulated, seed=seed, learners=learners, history_days=history_days
+    )
+    card = save_model(evaluation, target)
+    _print_card(card, min_auc=settings.predictive_min_auc)
+    console.print(f"[green]model written to {target}[/green]")
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    installed: Annotated[
+        bool, typer.Option("--installed", help="Print the card of the model the API loads")
+    ] = False,
+    simulated: SimulatedOption = False,
+    seed: SeedOption = 7,
+    learners: LearnersOption = 600,
+    history_days: DaysOption = 240,
+) -> None:
+    """Run the time-split evaluation on the data and print the card (nothing is written)."""
+    settings = _settings()
+    if installed:
+        path = Path(settings.predictive_model_dir) if settings.predictive_model_dir else None
+        card = read_card(path or DEFAULT_MODEL_DIR)
+    else:
+        card = _training_run(
+            simulated=simulated, seed=seed, learners=learners, history_days=history_days
+        ).card
+    _print_card(card, min_auc=settings.predictive_min_auc)
+
+
+# --------------------------------------------------------------------------------------------
+# Import of history from CSV files (docs/import.md)
+
+SHOWN_BAD_ROWS = 50
+
+
+@app.command("import")
+def import_history(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, dir_okay=True, help="Directory of canonical CSV files"
+        ),
+    ],
+    report: Annotated[
+        Path | None, typer.Option(help="Also write every bad row to this CSV file")
+    ] = None,
+) -> None:
+    """Import historical activity from CSV files (docs/import.md), idempotently. Bad rows are
+    reported with their line numbers and skipped; exit code 1 when there were any."""
+    settings = _settings()
+    result = asyncio.run(_import(settings, path))
+    summary = Table(title=f"Import of {path.name}")
+    for column in ("file", "rows", "imported", "bad"):
+        summary.add_column(column, justify="left" if column == "file" else "right")
+    for item in result.files:
+        summary.add_row(item.file, str(item.rows), str(item.imported), str(len(item.bad)))
+    console.print(summary)
+    bad = result.bad_rows
+    if bad:
+        table = Table(title=f"Bad rows (skipped): {len(bad)}")
+        for column in ("file", "line", "reason"):
+            table.add_column(column)
+        for row in bad[:SHOWN_BAD_ROWS]:
+            table.add_row(row.file, str(row.line), row.reason)
+        console.print(table)
+        if len(bad) > SHOWN_BAD_ROWS:
+            console.print(f"... and {len(bad) - SHOWN_BAD_ROWS} more")
+    if report is not None:
+        with report.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "line", "reason"])
+            writer.writerows((row.file, row.line, row.reason) for row in bad)
+    if bad:
+        raise typer.Exit(code=1)
+
+
+async def _import(settings: Settings, path: Path) -> ImportReport:
+    await migrations.upgrade(settings.database_url, schema=settings.database_schema)
+    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
+    try:
+        with Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            TextColumn("{task.completed:>8}/{task.total}"),
+            console=console,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def advance(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done)
+
+            return await import_directory(
+                path,
+                create_session_factory(engine),
+                ingested_at=datetime.now(UTC),
+                progress=advance,
+            )
+    finally:
+        await engine.dispose()
 
 
 def main() -> None:

@@ -144,6 +144,16 @@ class Settings(BaseSettings):
     )
     http_stale_while_revalidate: int = Field(default=60, validation_alias="HTTP_SWR_SECONDS")
 
+    # Predictive (SPEC §10): quality gate, label, and where a trained model lives (default: the
+    # model shipped with the package, trained on simulated data).
+    predictive_min_auc: float = Field(
+        default=0.75, ge=0, le=1, validation_alias="PREDICTIVE_MIN_AUC"
+    )
+    predictive_inactivity_days: int = Field(
+        default=21, ge=1, validation_alias="PREDICTIVE_INACTIVITY_DAYS"
+    )
+    predictive_model_dir: str | None = Field(default=None, validation_alias="PREDICTIVE_MODEL_DIR")
+
     membership_cache_seconds: float = Field(
         default=30.0, ge=0, validation_alias="MEMBERSHIP_CACHE_SECONDS"
     )

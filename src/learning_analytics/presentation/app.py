@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from learning_analytics.application.authorization import CachedMembershipReposit
 from learning_analytics.application.integration import HandleInbound
 from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import AuthGateway, Clock, LeaderLock, ResponseCache
+from learning_analytics.application.predictive import Scorer
 from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.application.sync import SyncSources, sync_as_leader
@@ -36,6 +38,7 @@ from learning_analytics.infrastructure.db.engine import create_engine, create_se
 from learning_analytics.infrastructure.db.evidence import SqlSkillEvidenceRepository
 from learning_analytics.infrastructure.db.histories import SqlLearnerHistoryRepository
 from learning_analytics.infrastructure.db.platform import SqlPlatformRepository
+from learning_analytics.infrastructure.db.prediction_feedback import SqlPredictionFeedbackRepository
 from learning_analytics.infrastructure.db.repositories import (
     SqlActivityRepository,
     SqlMembershipRepository,
@@ -45,6 +48,7 @@ from learning_analytics.infrastructure.db.repositories import (
 )
 from learning_analytics.infrastructure.educore.signing import EnvelopeSigner, SignatureVerifier
 from learning_analytics.infrastructure.locks import LocalLeaderLock, RedisLeaderLock
+from learning_analytics.infrastructure.predictive.model import load_configured_model
 from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
 from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
 from learning_analytics.infrastructure.upstreams.catalog import (
@@ -67,6 +71,7 @@ from learning_analytics.presentation.routers import (
     health,
     integration,
     learner,
+    predictive,
 )
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
 
@@ -269,8 +274,21 @@ def create_app(
                 if settings.coordinator_public_key
                 else None
             ),
+            predictive_scorer=Scorer(
+                model=await asyncio.to_thread(load_configured_model, settings.predictive_model_dir),
+                min_auc=settings.predictive_min_auc,
+                inactivity_days=settings.predictive_inactivity_days,
+            ),
+            prediction_feedback=SqlPredictionFeedbackRepository(sessions),
         )
         app.state.services = services
+        log.info(
+            "predictive",
+            model=services.predictive_scorer.card.version
+            if services.predictive_scorer.card
+            else None,
+            generated_by=services.predictive_scorer.generated_by,
+        )
         log.info(
             "started",
             mode=settings.app_env.value,
@@ -309,6 +327,7 @@ def create_app(
     app.include_router(learner.router)
     app.include_router(comparison.router)
     app.include_router(integration.router)
+    app.include_router(predictive.router)
     app.add_middleware(
         CacheHitFastPath,
         routes=(*gamification.FAST_ROUTES, *learner.FAST_ROUTES, *comparison.FAST_ROUTES),

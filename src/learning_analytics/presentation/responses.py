@@ -7,6 +7,7 @@ per request (only `meta` differs), so a cache hit serialises nothing but a few t
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,7 +70,12 @@ def etag_matches(request: Request, etag: str) -> bool:
 
 
 def analytics_response(
-    request: Request, answer: Answer, *, max_age: int, stale_while_revalidate: int
+    request: Request,
+    answer: Answer,
+    *,
+    max_age: int,
+    stale_while_revalidate: int,
+    extra_meta: Mapping[str, str] | None = None,
 ) -> Response:
     entry = answer.entry
     headers = {
@@ -87,5 +93,6 @@ def analytics_response(
         "cacheExpiry": iso(entry.fresh_until),
         "dataAsOf": iso(entry.data_as_of),
         "requestId": correlation_id.get(),
+        **(extra_meta or {}),
     }
     return Response(envelope_bytes(entry.data, meta), media_type=JSON, headers=headers)

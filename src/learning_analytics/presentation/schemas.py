@@ -21,6 +21,10 @@ class Meta(ApiModel):
     cache_expiry: datetime | None = None
     data_as_of: datetime | None = None
     request_id: str | None = None
+    generated_by: Literal["model", "rules"] | None = Field(
+        default=None, description="Predictive answers only: what produced the answer"
+    )
+    model_version: str | None = Field(default=None, description="Predictive answers only")
 
 
 class Envelope(ApiModel, Generic[T]):

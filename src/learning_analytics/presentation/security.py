@@ -162,6 +162,12 @@ async def viewable_learner(
     ],
 ) -> LearnerAccess:
     """The learner named in the path, once the caller is proven to be one of their viewers."""
+    return await learner_access(request, user_id)
+
+
+async def learner_access(request: Request, user_id: str) -> LearnerAccess:
+    """The learner `user_id` (from a path or a body), once the caller is proven to be one of
+    their viewers."""
     services = services_of(request)
     principal = await authenticated_caller(request, services)
     facts = await services.membership.learner_facts(user_id)

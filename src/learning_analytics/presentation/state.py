@@ -21,6 +21,7 @@ from learning_analytics.application.ports import (
     TokenRevocationStore,
     UserRepository,
 )
+from learning_analytics.application.predictive import PredictionFeedbackRepository, Scorer
 from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.config import Settings
@@ -79,4 +80,6 @@ class Services:
     inbound: HandleInbound
     coordinator_verifier: SignatureVerifier | None
     revalidator: CoordinatorTokenRevalidator | None
+    predictive_scorer: Scorer
+    prediction_feedback: PredictionFeedbackRepository
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -390,4 +390,20 @@ class DataVersionRow(Base):
     version: Mapped[int] = mapped_column(server_default="0")
 
 
+class PredictionFeedbackRow(Base):
+    """What a viewer said about a predictive answer (SPEC §7), for the next training run."""
+
+    __tablename__ = "prediction_feedback"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(index=True)  # the learner the prediction was about
+    prediction: Mapped[str]  # drop-off-risk | forecast | recommendations
+    verdict: Mapped[str]  # useful | not_useful | wrongly_flagged
+    enrollment_id: Mapped[str | None]
+    model_version: Mapped[str | None]
+    probability: Mapped[float | None]
+    submitted_by: Mapped[str]
+    submitted_at: Mapped[datetime]
+
+
 metadata = Base.metadata
