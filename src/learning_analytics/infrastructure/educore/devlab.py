@@ -12,6 +12,7 @@ from learning_analytics.domain.records import (
 )
 from learning_analytics.infrastructure.educore.envelope import (
     JsonObject,
+    on_demand_payload,
 )
 from learning_analytics.infrastructure.educore.ids import IdMap
 from learning_analytics.infrastructure.educore.sources import (
