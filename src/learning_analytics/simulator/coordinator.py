@@ -580,7 +580,7 @@ class _Siblings:
             )
             rows.append(
                 {
-                    "competition_id": session["competitionId"] or session["id"],
+                    "competition_id": session["id"],  # one row per learner vs the AI
                     "learner_id": session["userId"],
                     "course_id": None,
                     "amount": 5,
