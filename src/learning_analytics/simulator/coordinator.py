@@ -14,7 +14,7 @@ action) and answers as that sibling does (contracts/EDUCORE.md §3), quirks incl
 - Assessment: every attempt of the last 24 hours whatever was asked, integer ids (the numeric
   part of ours), and its extra envelope fields (`received_at`, `status`, `metrics`...);
 - Skills Engine: cursor pages of `page_size` (`has_more` only when a page is full), or one
-  user's competencies;
+  user's competencies; each with its `target_competencies` (the batch guide's name);
 - Learner AI: `payload.action` required; the rows as a JSON *string* in `response.answer`;
 - DevLab: every competition, or one learner's.
 
@@ -453,8 +453,12 @@ class _Siblings:
             if user is None:
                 return {**envelope, "response": {**template, "message": "User not found"}}
             one = {"user_id": user_id, "user_name": user.display_name}
-            competencies = self._competencies(by_user.get(user_id, []))
-            return {**envelope, "response": {**template, **one, "competencies": competencies}}
+            mine = by_user.get(user_id, [])
+            competencies = {
+                "competencies": self._competencies(mine),
+                "target_competencies": self._targets(mine),
+            }
+            return {**envelope, "response": {**template, **one, **competencies}}
         users = sorted(by_user)
         size = max(1, min(1000, int(payload.get("page_size") or 1000)))
         start, end = _page(users, payload.get("cursor"), size)
@@ -476,11 +480,25 @@ class _Siblings:
                     "user_name": (self.population.user(user_id) or _Nobody).display_name,
                     "company_id": (self.population.user(user_id) or _Nobody).organization_id,
                     "competencies": self._competencies(by_user[user_id]),
+                    "target_competencies": self._targets(by_user[user_id]),
                 }
                 for user_id in returned
             ],
         }
         return {**envelope, "response": response}
+
+    @staticmethod
+    def _targets(profiles: list[Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "competency_id": p.skill_id,
+                "competency_name": skill_name(p.skill_id),
+                "target_level": p.target_level,
+                "proficiency_level": _LEVEL_NAMES[p.target_level],
+            }
+            for p in profiles
+            if p.target_level is not None
+        ]
 
     @staticmethod
     def _competencies(profiles: list[Any]) -> list[dict[str, Any]]:

@@ -154,6 +154,15 @@ async def test_every_sibling_syncs_to_the_end_and_a_second_run_changes_nothing(
         assert (row.role, row.organization_id, row.department_id, row.team_id, row.manager_id) == (
             user.role, user.organization_id, user.department_id, user.team_id, user.manager_id,
         ), user.id  # fmt: skip
+    # Skill profiles as the population has them: level, target and verification.
+    async with session_factory() as session:
+        profiles = (await session.scalars(select(tables.SkillProfileRow))).all()
+    assert {
+        (p.user_id, p.skill_id, p.current_level, p.target_level, p.verified) for p in profiles
+    } == {
+        (p.user_id, p.skill_id, p.current_level, p.target_level, p.verified)
+        for p in educore_population.skill_profiles
+    }
     # Assessment's integer ids were mapped onto our users and courses.
     async with session_factory() as session:
         attempts = (await session.scalars(select(tables.AssessmentAttemptRow))).all()

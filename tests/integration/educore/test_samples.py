@@ -353,3 +353,23 @@ async def test_every_reply_framing_gives_the_same_records(
         page = await sources["skills-engine"].fetch(since=None, cursor=None)
     assert await sources["skills-engine"].write(writer, page, ingested_at=NOW) == 1
     skills_expectations(await rows(session_factory, tables.SkillProfileRow))
+
+
+async def test_skillsengine_target_competencies_become_target_levels(
+    writer: SqlRecordWriter, session_factory: Any
+) -> None:
+    reply = json.loads(json.dumps(sample("skillsengine-pull-ondemand")["response_body"]))
+    reply["response"]["target_competencies"] = [
+        {"competency_id": "comp-frontend-engineering", "target_level": 5},
+        {"competency_id": "comp-testing", "proficiency_level": "INTERMEDIATE"},
+    ]
+    _, sources, registry = await adapters(reply)
+    await mapped(writer, ("directory", "user", SARAH, SARAH))
+    async with registry:
+        page = await sources["skills-engine"].fetch_user(SARAH)
+    assert await sources["skills-engine"].write(writer, page, ingested_at=NOW) == 2
+    profiles = await rows(session_factory, tables.SkillProfileRow)
+    assert {(p.skill_id, p.current_level, p.target_level) for p in profiles} == {
+        ("comp-frontend-engineering", 4, 5),
+        ("comp-testing", 0, 3),  # a target not started yet
+    }

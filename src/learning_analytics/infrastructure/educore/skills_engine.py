@@ -1,5 +1,12 @@
 """Skills Engine through the Coordinator (EDUCORE.md §3.5): competency profiles, in cursor pages or
-for one learner."""
+for one learner.
+
+Targets: the batch guide lists `target_competencies` next to a user's competencies (EDUCORE.md
+§4.1) without pinning their shape; when a profile carries them (`competency_id` with
+`target_level` 0-5, a target `coverage_percentage`, or a `proficiency_level` name), they become
+the skill profiles' target levels (a target competency the user has no coverage of yet is a
+profile at level 0). Without them, profiles have no personal target.
+"""
 
 from __future__ import annotations
 
@@ -49,10 +56,18 @@ class Competency(Wire):
     updated_at: Instant = None
 
 
+class TargetCompetency(Wire):
+    competency_id: Id
+    target_level: int | None = None
+    coverage_percentage: float | None = None
+    proficiency_level: str | None = None
+
+
 class UserCompetencies(Wire):
     user_id: OptionalId = None
     user_name: str | None = None
     competencies: list[Competency] = Field(default_factory=list)
+    target_competencies: list[TargetCompetency] = Field(default_factory=list)
 
 
 class UserProfiles(Wire):
@@ -68,12 +83,18 @@ PROFICIENCY_LEVELS: Mapping[str, int] = {
 COVERAGE_PER_LEVEL = 20.0  # 0-100 % coverage onto levels 0-5
 
 
-def competency_level(competency: Competency) -> int:
+def competency_level(competency: Competency | TargetCompetency) -> int:
     """Level 0-5: the coverage (% / 20, rounded half up), else the named proficiency."""
     if competency.coverage_percentage is not None:
         coverage = min(100.0, max(0.0, competency.coverage_percentage))
         return int(coverage / COVERAGE_PER_LEVEL + 0.5)
     return PROFICIENCY_LEVELS.get((competency.proficiency_level or "").upper(), 0)
+
+
+def target_level(target: TargetCompetency) -> int:
+    if target.target_level is not None:
+        return min(5, max(0, target.target_level))
+    return competency_level(target)
 
 
 def map_profiles(
@@ -84,12 +105,14 @@ def map_profiles(
     learner: str | None = None,
 ) -> Batch:
     """One skill profile per competency: its level from the coverage (`competency_level`),
-    verified when one of its skills is. A profile without `user_id` is the asked learner's."""
+    verified when one of its skills is, its target from `target_competencies` (see the module
+    doc). A profile without `user_id` is the asked learner's."""
     batch = Batch()
     for profile in profiles:
         user = ids.need("user", profile.user_id or learner)
         if user is None:
             continue
+        targets = {t.competency_id: target_level(t) for t in profile.target_competencies}
         for competency in profile.competencies:
             batch.skill_profiles.append(
                 SkillProfile(
@@ -97,7 +120,18 @@ def map_profiles(
                     skill_id=competency.competency_id,
                     current_level=competency_level(competency),
                     updated_at=competency.updated_at or competency.created_at or fetched_at,
+                    target_level=targets.pop(competency.competency_id, None),
                     verified=any(skill.verified for skill in competency.verifiedSkills),
+                )
+            )
+        for skill, level in targets.items():  # targets not started yet
+            batch.skill_profiles.append(
+                SkillProfile(
+                    user_id=user,
+                    skill_id=skill,
+                    current_level=0,
+                    updated_at=fetched_at,
+                    target_level=level,
                 )
             )
     return batch
