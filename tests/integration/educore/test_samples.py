@@ -373,3 +373,38 @@ async def test_skillsengine_target_competencies_become_target_levels(
         ("comp-frontend-engineering", 4, 5),
         ("comp-testing", 0, 3),  # a target not started yet
     }
+
+
+async def test_coursebuilder_status_objects_and_out_of_range_progress(
+    writer: SqlRecordWriter, session_factory: Any
+) -> None:
+    data = sample("coursebuilder-pull")
+    reply = json.loads(json.dumps(data["response_body"]))
+    course = reply["response"]["courses"][0]
+    other = "10000000-0000-0000-0000-000000000002"
+    course["studentsIDDictionary"] = {
+        SARAH: {
+            "status": "in_progress",
+            "progress_pct": 140,
+            "enrolled_at": "2025-11-03T08:00:00Z",
+        },
+        other: "completed",
+    }
+    company = data["request_body"]["payload"]["company_id"]
+    _, sources, registry = await adapters(reply)
+    await mapped(
+        writer,
+        ("directory", "organization", company, "org-1"),
+        ("directory", "user", SARAH, SARAH),
+        ("directory", "user", other, other),
+    )
+    async with registry:
+        page = await sources["course-builder"].fetch_company(company)
+    await sources["course-builder"].write(writer, page, ingested_at=NOW)
+    enrollments = {e.user_id: e for e in await rows(session_factory, tables.EnrollmentRow)}
+    assert enrollments[SARAH].progress_pct == 100.0  # clamped
+    assert enrollments[SARAH].completed_at is None
+    assert enrollments[SARAH].enrolled_at.replace(tzinfo=UTC) == at("2025-11-03T08:00:00Z")
+    done = enrollments[other]
+    assert done.progress_pct == 100.0
+    assert done.completed_at.replace(tzinfo=UTC) == at("2025-12-07T14:12:31.000Z")  # updated_at

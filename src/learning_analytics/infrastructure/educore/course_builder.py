@@ -119,7 +119,11 @@ def map_builder_courses(
                     due_at=_instant(detail.get("due_at")),
                     completed_at=completed,
                     withdrawn_at=withdrawn,
-                    progress_pct=100.0 if completed and progress is None else (progress or 0.0),
+                    progress_pct=(
+                        100.0
+                        if completed and progress is None
+                        else min(100.0, max(0.0, progress or 0.0))
+                    ),
                 )
             )
         for learner, value in course.feedbackDictionary.items():
