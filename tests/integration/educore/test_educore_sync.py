@@ -4,6 +4,7 @@ an idempotent second run; the on-demand refresh of one learner (SPEC §5.1, §5.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -275,3 +276,20 @@ async def test_on_demand_refresh_of_one_learner(
     assert {s.user_id for s in sessions} == {learner}
     assert len(sessions) == len(educore_population.activity(learner).practice_sessions)
     assert [p.user_id for p in paths] == [learner]
+
+
+async def test_an_unreachable_coordinator_fails_every_sibling_and_nothing_else(
+    platform: Platform, session_factory: Any
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    policy = UpstreamPolicy(total_timeout=1.0, max_attempts=1)
+    async with coordinator_registry(f"http://127.0.0.1:{port}", policy=policy) as registry:
+        reports = await sync_of(sources_for(registry, platform), session_factory).execute()
+    assert len(reports) == 7
+    assert not any(report.ok for report in reports)
+    assert all("unreachable" in (report.error or "") for report in reports)
+    state = await SqlSyncStateRepository(session_factory).get("educore.directory")
+    assert state is not None
+    assert state.cursor is None  # nothing read, nothing to resume from
