@@ -6,6 +6,9 @@ reports rows/s per source and in total, with where the time goes (HTTP+validatio
 
     DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python bench/sync_throughput.py --learners 10000
+
+`--transport educore` pulls the same platform through its fake Coordinator instead (signed
+envelopes both ways, the siblings' formats, one source at a time as the educore transport runs).
 """
 
 from __future__ import annotations
@@ -32,10 +35,18 @@ from learning_analytics.infrastructure.db.repositories import (
     SqlRecordWriter,
     SqlSyncStateRepository,
 )
+from learning_analytics.infrastructure.educore.catalog import coordinator_registry, educore_sources
+from learning_analytics.infrastructure.educore.coordinator import DirectoryToken
+from learning_analytics.infrastructure.educore.signing import (
+    EnvelopeSigner,
+    SignatureVerifier,
+    generate_key_pair,
+)
 from learning_analytics.infrastructure.upstreams.catalog import FACTORIES, rest_collections
 from learning_analytics.infrastructure.upstreams.http import UpstreamPolicy, UpstreamRegistry
 from learning_analytics.presentation.state import SystemClock
 from learning_analytics.simulator.app import create_simulator_app
+from learning_analytics.simulator.coordinator import CoordinatorConfig
 from learning_analytics.simulator.population import generate_population
 
 
@@ -62,6 +73,17 @@ class TimedSource:
             self.clocks["write"] += time.perf_counter() - started
 
 
+OURS_PRIVATE, OURS_PUBLIC = generate_key_pair()
+COORDINATOR_PRIVATE, COORDINATOR_PUBLIC = generate_key_pair()
+SERVICE = "learning-analytics-service"
+TOKEN = "bench-directory-token"  # noqa: S105 (the fake Directory's admin token)
+
+
+COORDINATOR = CoordinatorConfig(
+    caller_keys={SERVICE: OURS_PUBLIC}, signing_key=COORDINATOR_PRIVATE, directory_token=TOKEN
+)
+
+
 def serve_simulator(learners: int) -> tuple[str, uvicorn.Server, threading.Thread]:
     started = time.perf_counter()
     population = generate_population(learners=learners, anchor=datetime.now(UTC))
@@ -69,8 +91,8 @@ def serve_simulator(learners: int) -> tuple[str, uvicorn.Server, threading.Threa
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_simulator_app(population), host="127.0.0.1", port=port,
-                       log_config=None, access_log=False)
+        uvicorn.Config(create_simulator_app(population, coordinator=COORDINATOR), host="127.0.0.1",
+                       port=port, log_config=None, access_log=False)
     )  # fmt: skip
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
@@ -80,7 +102,7 @@ def serve_simulator(learners: int) -> tuple[str, uvicorn.Server, threading.Threa
     return f"http://127.0.0.1:{port}", server, thread
 
 
-async def run(database_url: str, simulator: str) -> None:
+async def run(database_url: str, simulator: str, *, transport: str) -> None:
     schema = None
     connect_args: dict[str, Any] = {}
     if database_url.startswith("postgresql"):
@@ -90,15 +112,28 @@ async def run(database_url: str, simulator: str) -> None:
     engine = create_engine(database_url, pool_size=5, connect_args=connect_args)
     sessions = create_session_factory(engine)
     clocks = {"fetch": 0.0, "write": 0.0}
-    urls = {name: f"{simulator}/{name}" for name in FACTORIES}
-    registry = UpstreamRegistry(urls, policy=UpstreamPolicy(total_timeout=30, read_timeout=30))
+    policy = UpstreamPolicy(total_timeout=120, read_timeout=120, max_response_bytes=2**30)
+    if transport == "educore":
+        registry = coordinator_registry(f"{simulator}/coordinator", policy=policy)
+        inner: list[Any] = educore_sources(
+            registry,
+            signer=EnvelopeSigner(OURS_PRIVATE, SERVICE),
+            verifier=SignatureVerifier(COORDINATOR_PUBLIC),
+            clock=SystemClock(),
+            directory_token=DirectoryToken(value=TOKEN),
+        )
+    else:
+        urls = {name: f"{simulator}/{name}" for name in FACTORIES}
+        registry = UpstreamRegistry(urls, policy=policy)
+        inner = list(rest_collections(registry))
     try:
-        sources = [TimedSource(source, clocks) for source in rest_collections(registry)]
+        sources = [TimedSource(source, clocks) for source in inner]
         sync = SyncSources(
             sources=sources,
             writer=SqlRecordWriter(sessions),
             state=SqlSyncStateRepository(sessions),
             clock=SystemClock(),
+            concurrency=1 if transport == "educore" else 3,
         )
         started = time.perf_counter()
         reports = await sync.execute()
@@ -112,26 +147,28 @@ async def run(database_url: str, simulator: str) -> None:
                 await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             await plain.dispose()
     total = sum(r.rows for r in reports)
-    events = next(r.rows for r in reports if r.source == "content-studio.learning-events")
+    events = sum(r.rows for r in reports if r.source == "content-studio.learning-events")
     print(f"\n{'source':<36}{'rows':>10}{'pages':>7}{'seconds':>9}{'rows/s':>10}")
     for r in reports:
         print(f"{r.source:<36}{r.rows:>10}{r.pages:>7}{r.seconds:>9.2f}{r.rows / r.seconds:>10.0f}")
     print(f"\nall sources: {total} rows in {elapsed:.2f} s = {total / elapsed:,.0f} rows/s "
           f"(learning events: {events})")  # fmt: skip
     busy = clocks["fetch"] + clocks["write"]
+    how = "1 source at a time" if transport == "educore" else "3 concurrent sources"
     print(f"time in fetch (HTTP + JSON + validation + mapping): {clocks['fetch']:.1f} s "
           f"({clocks['fetch'] / busy:.0%}); in writes (upserts): {clocks['write']:.1f} s "
-          f"({clocks['write'] / busy:.0%}) — summed over 3 concurrent sources")  # fmt: skip
+          f"({clocks['write'] / busy:.0%}), summed over {how}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--learners", type=int, default=10000)
+    parser.add_argument("--transport", choices=["rest", "educore"], default="rest")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///./var/bench-sync.db")
     url, server, thread = serve_simulator(args.learners)
     try:
-        asyncio.run(run(database_url, url))
+        asyncio.run(run(database_url, url, transport=args.transport))
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,7 @@ from learning_analytics.infrastructure.db.repositories import (
     SqlRecordWriter,
     SqlSyncStateRepository,
 )
+from learning_analytics.infrastructure.educore.signing import generate_key_pair
 from learning_analytics.infrastructure.importing import ImportReport, import_directory
 from learning_analytics.infrastructure.predictive.model import (
     DEFAULT_MODEL_DIR,
@@ -36,12 +38,12 @@ from learning_analytics.infrastructure.predictive.model import (
     train_and_evaluate,
 )
 from learning_analytics.infrastructure.predictive.training import store_histories
-from learning_analytics.infrastructure.upstreams.catalog import rest_collections
-from learning_analytics.infrastructure.upstreams.http import UpstreamPolicy, UpstreamRegistry
 from learning_analytics.presentation.app import create_app
 from learning_analytics.presentation.observability import configure_logging
 from learning_analytics.presentation.state import SystemClock
+from learning_analytics.presentation.transport import build_transport
 from learning_analytics.simulator.app import create_simulator_app
+from learning_analytics.simulator.coordinator import CoordinatorConfig
 from learning_analytics.simulator.histories import population_histories
 from learning_analytics.simulator.population import Population, demo_logins, generate_population
 
@@ -96,9 +98,14 @@ def migrate() -> None:
 @app.command()
 def sync() -> None:
     """Pull every configured upstream into the store once (incremental; exit 1 if a source
-    failed, after the others finished)."""
+    failed, after the others finished). `UPSTREAM_TRANSPORT=educore` pulls through the
+    Coordinator (`COORDINATOR_URL`) instead of the upstreams' own base URLs."""
     settings = _settings()
-    reports = asyncio.run(_sync(settings))
+    try:
+        reports = asyncio.run(_sync(settings))
+    except ConfigurationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from exc
     if not reports:
         console.print("[yellow]no upstream is configured (set DIRECTORY_URL, ...)[/yellow]")
         raise typer.Exit(code=2)
@@ -114,13 +121,20 @@ async def _sync(settings: Settings) -> list[SourceReport]:
         if settings.redis_url
         else None
     )
-    registry = UpstreamRegistry(
-        settings.upstream_urls,
-        policy=UpstreamPolicy(total_timeout=max(settings.upstream_timeout_seconds, 5.0)),
-        service_token=settings.service_token,
-    )
     try:
-        sources = rest_collections(registry)
+        transport = build_transport(
+            settings,
+            clock=SystemClock(),
+            total_timeout=max(settings.upstream_timeout_seconds, 5.0),
+        )
+    except ConfigurationError:
+        if cache is not None:
+            await cache.close()
+        await engine.dispose()
+        raise
+    registry = transport.registry
+    try:
+        sources = transport.sources
         if not sources:
             return []
         use_case = SyncSources(
@@ -129,6 +143,7 @@ async def _sync(settings: Settings) -> list[SourceReport]:
             state=SqlSyncStateRepository(sessions),
             clock=SystemClock(),
             cache=cache,
+            concurrency=transport.concurrency,
         )
         with Progress(
             TextColumn("[bold]sync[/bold] {task.description:<34}"),
@@ -183,13 +198,44 @@ def simulate(
     learners: Annotated[int, typer.Option(min=1, help="Number of learners")] = 200,
     history_days: Annotated[int, typer.Option(min=7, help="Days of history")] = 120,
     password: Annotated[str, typer.Option(help="Password of every simulated user")] = "demo",
+    caller_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Coordinator: our public key (PEM file); envelopes must then be signed with "
+            "its private half as --caller-name",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    caller_name: Annotated[
+        str, typer.Option(help="Coordinator: the service name --caller-key belongs to")
+    ] = "learning-analytics-service",
+    coordinator_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Coordinator: its private key (PEM file), to sign its replies",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    directory_token: Annotated[
+        str | None, typer.Option(help="Coordinator: the admin token Directory demands")
+    ] = None,
 ) -> None:
-    """Serve the simulated platform (the upstream services) on one port."""
+    """Serve the simulated platform on one port: the upstream services ("rest" transport) and
+    the fake EDUCORE Coordinator at /coordinator ("educore" transport)."""
     _settings()
     population = _generate(
         seed=seed, learners=learners, history_days=history_days, password=password
     )
-    asyncio.run(_server(create_simulator_app(population), host=host, port=port).serve())
+    coordinator = CoordinatorConfig(
+        caller_keys={caller_name: caller_key.read_text()} if caller_key else {},
+        signing_key=coordinator_key.read_text() if coordinator_key else None,
+        directory_token=directory_token,
+    )
+    console.print(f"COORDINATOR_URL=http://{host}:{port}/coordinator")
+    simulator = create_simulator_app(population, coordinator=coordinator)
+    asyncio.run(_server(simulator, host=host, port=port).serve())
 
 
 @app.command()
@@ -228,7 +274,10 @@ async def _demo(
     await migrations.upgrade(settings.database_url, schema=settings.database_schema)
     population = _generate(seed=seed, learners=learners, history_days=120, password="demo")
     sim_url = f"http://{host}:{sim_port}"
-    simulator = _server(create_simulator_app(population), host=host, port=sim_port)
+    educore, coordinator = _demo_educore(settings, sim_url=sim_url)
+    simulator = _server(
+        create_simulator_app(population, coordinator=coordinator), host=host, port=sim_port
+    )
     simulator_task = asyncio.create_task(simulator.serve())
     while not simulator.started and not simulator_task.done():
         await asyncio.sleep(0.05)
@@ -246,7 +295,7 @@ async def _demo(
         "rag_url": f"{sim_url}/rag",
     }
     api_settings = settings.model_copy(
-        update={name: getattr(settings, name) or url for name, url in simulated.items()}
+        update={name: getattr(settings, name) or url for name, url in simulated.items()} | educore
     )
     try:
         await _sync(api_settings)
@@ -255,6 +304,27 @@ async def _demo(
     finally:
         simulator.should_exit = True
         await simulator_task
+
+
+def _demo_educore(settings: Settings, *, sim_url: str) -> tuple[dict[str, str], CoordinatorConfig]:
+    """With UPSTREAM_TRANSPORT=educore: fresh keys both ways between us and the simulator's
+    fake Coordinator, and Directory's admin token, as a real deployment configures them."""
+    if settings.upstream_transport.strip().lower() != "educore":
+        return {}, CoordinatorConfig()
+    ours_private, ours_public = generate_key_pair()
+    coordinator_private, coordinator_public = generate_key_pair()
+    token = secrets.token_urlsafe(24)
+    config = CoordinatorConfig(
+        caller_keys={settings.educore_service_name: ours_public},
+        signing_key=coordinator_private,
+        directory_token=token,
+    )
+    return {
+        "coordinator_url": f"{sim_url}/coordinator",
+        "educore_private_key": ours_private,
+        "coordinator_public_key": coordinator_public,
+        "educore_directory_token": token,
+    }, config
 
 
 def _print_logins(population: Population, *, api_url: str, sim_url: str) -> None:

@@ -98,6 +98,27 @@ class Settings(BaseSettings):
         default="LearningAnalytics,course-builder-service",
         validation_alias="EDUCORE_UNSIGNED_ALLOWLIST",
     )
+    # Outbound EDUCORE transport (UPSTREAM_TRANSPORT=educore, docs/educore.md)
+    educore_sync_cron: str = Field(
+        default="0 2 * * *",
+        max_length=100,
+        validation_alias="EDUCORE_SYNC_CRON",
+        description="When the educore transport pulls every sibling (crontab, UTC; empty: never)",
+    )
+    educore_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, validation_alias="EDUCORE_TIMEOUT_SECONDS"
+    )
+    educore_page_size: int = Field(
+        default=1000, ge=1, le=1000, validation_alias="EDUCORE_PAGE_SIZE"
+    )
+    # Directory answers only a system admin's nAuth token (EDUCORE.md §3.3): a value, or a file
+    # re-read on every pull (kept fresh by whoever holds the admin session).
+    educore_directory_token: str | None = Field(
+        default=None, validation_alias="EDUCORE_DIRECTORY_TOKEN"
+    )
+    educore_directory_token_file: str | None = Field(
+        default=None, validation_alias="EDUCORE_DIRECTORY_TOKEN_FILE"
+    )
     service_token: str | None = Field(default=None, validation_alias="SERVICE_TOKEN")
     upstream_timeout_seconds: float = Field(
         default=2.0, gt=0, validation_alias="UPSTREAM_TIMEOUT_SECONDS"

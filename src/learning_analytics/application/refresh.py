@@ -1,7 +1,8 @@
 """On-demand refresh of one learner's data (SPEC §3, §5): a parallel fan-out to every upstream
 that serves per-user reads, within a latency budget. What answers in time is written to the
-store; what does not is left for the next refresh (or the scheduled sync), and the report says
-so, so the answer built on it can be marked as not fully fresh.
+store (its reply archived as received, like the sync's); what does not is left for the next
+refresh (or the scheduled sync), and the report says so, so the answer built on it can be
+marked as not fully fresh.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ class RefreshLearner:
                 log.info("refresh_source_failed", source=source.name, error=error.message)
                 missing.append(source.name)
                 continue
-            rows += await source.write(self._writer, task.result(), ingested_at=now)
+            page = task.result()
+            await self._writer.archive_raw_payload(
+                source=source.name, fetched_at=now, payload=page.raw
+            )
+            rows += await source.write(self._writer, page, ingested_at=now)
             refreshed.append(source.name)
         return RefreshReport(refreshed=tuple(refreshed), missing=tuple(missing), rows=rows)

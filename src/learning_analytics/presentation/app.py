@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 
 import httpx2
 import structlog
@@ -51,11 +50,6 @@ from learning_analytics.infrastructure.locks import LocalLeaderLock, RedisLeader
 from learning_analytics.infrastructure.predictive.model import load_configured_model
 from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
 from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
-from learning_analytics.infrastructure.upstreams.catalog import (
-    per_user_collections,
-    rest_collections,
-)
-from learning_analytics.infrastructure.upstreams.http import UpstreamPolicy, UpstreamRegistry
 from learning_analytics.presentation.errors import install_error_handlers
 from learning_analytics.presentation.fastpath import CacheHitFastPath
 from learning_analytics.presentation.middleware import EdgeMiddleware
@@ -74,6 +68,7 @@ from learning_analytics.presentation.routers import (
     predictive,
 )
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
+from learning_analytics.presentation.transport import UpstreamTransport, build_transport
 
 log = structlog.get_logger("learning_analytics.app")
 
@@ -118,29 +113,22 @@ def _revalidator(
 
 
 def _schedule_sync(
-    settings: Settings, *, sync: SyncSources, lock: LeaderLock, metrics: Metrics
+    transport: UpstreamTransport, *, sync: SyncSources, lock: LeaderLock, metrics: Metrics
 ) -> AsyncIOScheduler | None:
     """Every replica schedules the sync; the leader lock lets one of them run each round."""
-    if not settings.sync_interval_seconds or not sync.sources:
+    if transport.trigger is None or not sync.sources:
         return None
-    interval = settings.sync_interval_seconds
 
     async def sync_round() -> None:
-        reports = await sync_as_leader(sync, lock=lock, ttl_seconds=max(interval, 600))
+        reports = await sync_as_leader(sync, lock=lock, ttl_seconds=transport.lock_seconds)
         for report in reports or ():
             metrics.sync_rows.labels(report.source).inc(report.rows)
             if report.ok:
                 metrics.sync_last_success.labels(report.source).set_to_current_time()
 
     scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(
-        sync_round,
-        "interval",
-        seconds=interval,
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC) + timedelta(seconds=min(interval, 30)),
-    )
+    first_run = {"next_run_time": transport.first_run} if transport.first_run else {}
+    scheduler.add_job(sync_round, transport.trigger, max_instances=1, coalesce=True, **first_run)
     scheduler.start()
     return scheduler
 
@@ -182,26 +170,25 @@ def create_app(
             cache = MemoryResponseCache(settings.cache_max_entries)
             revocations = MemoryTokenRevocationStore()
         limiter = LimitsRateLimiter.from_url(settings.redis_url, key_prefix=f"{prefix}rl")
-        upstreams = UpstreamRegistry(
-            settings.upstream_urls,
-            policy=UpstreamPolicy(total_timeout=settings.upstream_timeout_seconds),
-            service_token=settings.service_token,
-            observer=UpstreamMetrics(metrics),
-        )
+        transport = build_transport(
+            settings, clock=the_clock, observer=UpstreamMetrics(metrics)
+        )  # rest or educore (UPSTREAM_TRANSPORT)
+        upstreams = transport.registry
         writer = SqlRecordWriter(sessions)
         sync = SyncSources(
-            sources=rest_collections(upstreams),
+            sources=transport.sources,
             writer=writer,
             state=SqlSyncStateRepository(sessions),
             clock=the_clock,
             cache=cache,
+            concurrency=transport.concurrency,
         )
         lock = (
             RedisLeaderLock(redis_client, prefix=f"{prefix}lock:")
             if redis_client
             else LocalLeaderLock()
         )
-        scheduler = _schedule_sync(settings, sync=sync, lock=lock, metrics=metrics)
+        scheduler = _schedule_sync(transport, sync=sync, lock=lock, metrics=metrics)
         gateway = auth_gateway
         if gateway is None and settings.auth_service_url:
             gateway = HttpAuthGateway(
@@ -249,7 +236,7 @@ def create_app(
             upstream_states=upstreams.states,
             histories=SqlLearnerHistoryRepository(sessions),
             refresh=RefreshLearner(
-                sources=per_user_collections(upstreams),
+                sources=transport.user_sources,
                 writer=writer,
                 clock=the_clock,
                 budget_seconds=settings.refresh_budget_seconds,
@@ -295,7 +282,8 @@ def create_app(
             database="sqlite" if settings.is_sqlite else "postgresql",
             shared_state="redis" if redis_client else "in-process",
             upstreams=list(upstreams.names),
-            sync_every_seconds=settings.sync_interval_seconds if scheduler else None,
+            transport=transport.name,
+            sync_schedule=str(transport.trigger) if scheduler else None,
         )
         try:
             yield

@@ -8,7 +8,9 @@ per-upstream base URLs of SPEC §2 all point into this one app (`AUTH_SERVICE_UR
 - the eight data upstreams (`services.py`): `/directory`, `/course-builder`, `/content-studio`,
   `/assessment`, `/skills-engine`, `/learner-ai`, `/devlab`, `/rag`;
 - control surface: `GET /_sim/ground-truth`, `GET|DELETE /_sim/faults`,
-  `PUT /_sim/faults/{service}` (`faults.py`).
+  `PUT /_sim/faults/{service}` (`faults.py`);
+- the fake EDUCORE Coordinator (`coordinator.py`): `POST /coordinator/api/fill-content-metrics/`,
+  the same population in the siblings' own formats, for the educore transport.
 
 Every service answers in the envelope `{"success": true, "data": ...}` or
 `{"success": false, "error": {"code", "message"}}`; bad requests are 400, unknown paths 404.
@@ -34,6 +36,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from learning_analytics.domain.records import User
+from learning_analytics.simulator.coordinator import (
+    PREFIX as COORDINATOR_PREFIX,
+)
+from learning_analytics.simulator.coordinator import (
+    CoordinatorConfig,
+    build_coordinator_router,
+)
 from learning_analytics.simulator.envelope import failure
 from learning_analytics.simulator.faults import (
     FaultBoard,
@@ -145,8 +154,11 @@ def _warm_up(feeds: Feeds) -> Callable[[FastAPI], AbstractAsyncContextManager[No
     return lifespan
 
 
-def create_simulator_app(population: Population) -> FastAPI:
-    """The simulator app over `population` (separate from the API app; no shared state)."""
+def create_simulator_app(
+    population: Population, *, coordinator: CoordinatorConfig | None = None
+) -> FastAPI:
+    """The simulator app over `population` (separate from the API app; no shared state).
+    `coordinator`: the fake Coordinator's keys and quirks (default: no signatures)."""
     feeds = Feeds(population)
     board = FaultBoard(("auth", *SERVICES), seed=population.seed)
     app = FastAPI(
@@ -161,6 +173,9 @@ def create_simulator_app(population: Population) -> FastAPI:
     app.include_router(build_auth_router(population), prefix=AUTH_PREFIX)
     for service, router in build_service_routers(feeds).items():
         app.include_router(router, prefix=f"/{service}")
+    app.include_router(
+        build_coordinator_router(feeds, board, coordinator), prefix=COORDINATOR_PREFIX
+    )
     app.include_router(build_control_router(population), prefix=CONTROL_PREFIX)
     app.include_router(build_fault_router(board), prefix=CONTROL_PREFIX)
     return app

@@ -1,7 +1,8 @@
 """Fault injection per simulated service (SPEC §5.3), effective at once for all its endpoints.
 
 Control surface (mounted under `/_sim`): `PUT /faults/{service}` with
-`{"mode": "ok|down|error|timeout|garbage|latency", "latencyMs": 0, "errorRate": 0.0}`,
+`{"mode": "ok|down|error|timeout|garbage|latency", "latencyMs": 0, "errorRate": 0.0,
+"afterRequests": 0}`,
 `GET /faults` (every service's current fault), `DELETE /faults` (all back to ok). Services are
 `auth` and the eight data upstreams, named by their path prefix.
 
@@ -16,6 +17,11 @@ that service has a fault, answers instead of the service or delays it:
 | timeout | holds the request `TIMEOUT_SECONDS`, then 504; released when the client disconnects |
 | garbage | 200 after `latencyMs`, alternating a truncated JSON body and a JSON of the wrong shape |
 | latency | served after `latencyMs` |
+
+`afterRequests` lets that many requests of the service through before the fault starts (e.g. a
+sibling failing in the middle of a paged sync). The fake Coordinator (`coordinator.py`) applies
+the fault of the sibling each envelope is routed to, so `PUT /faults/devlab` fails DevLab on
+both transports.
 
 The error draws come from a generator seeded with the population's seed: one run is reproducible.
 """
@@ -52,6 +58,7 @@ class FaultRequest(BaseModel):
     mode: FaultMode
     latency_ms: Annotated[int, Field(alias="latencyMs", ge=0, le=MAX_LATENCY_MS)] = 0
     error_rate: Annotated[float, Field(alias="errorRate", ge=0.0, le=1.0)] = 0.0
+    after_requests: Annotated[int, Field(alias="afterRequests", ge=0, le=1_000_000)] = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +66,17 @@ class Fault:
     mode: FaultMode = "ok"
     latency_ms: int = 0
     error_rate: float = 0.0
+    after_requests: int = 0
 
     def as_wire(self) -> dict[str, str | int | float]:
-        return {"mode": self.mode, "latencyMs": self.latency_ms, "errorRate": self.error_rate}
+        wire: dict[str, str | int | float] = {
+            "mode": self.mode,
+            "latencyMs": self.latency_ms,
+            "errorRate": self.error_rate,
+        }
+        if self.after_requests:
+            wire["afterRequests"] = self.after_requests
+        return wire
 
 
 _OK = Fault()
@@ -75,10 +90,12 @@ class FaultBoard:
         self._faults: dict[str, Fault] = {}
         self._random = random.Random(seed)
         self._garbage_served: dict[str, int] = {}
+        self._let_through: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def set(self, service: str, fault: Fault) -> None:
         with self._lock:
+            self._let_through.pop(service, None)
             if fault.mode == "ok":
                 self._faults.pop(service, None)
             else:
@@ -88,9 +105,21 @@ class FaultBoard:
         with self._lock:
             self._faults.clear()
             self._garbage_served.clear()
+            self._let_through.clear()
 
     def get(self, service: str) -> Fault:
         return self._faults.get(service, _OK)
+
+    def take(self, service: str) -> Fault:
+        """The fault for one more request: none while `after_requests` are still let through."""
+        with self._lock:
+            fault = self._faults.get(service, _OK)
+            if fault.after_requests:
+                passed = self._let_through.get(service, 0)
+                if passed < fault.after_requests:
+                    self._let_through[service] = passed + 1
+                    return _OK
+            return fault
 
     def snapshot(self) -> dict[str, Fault]:
         return {service: self.get(service) for service in self.services}
@@ -120,30 +149,43 @@ class FaultInjectionMiddleware:
             await self.app(scope, receive, send)
             return
         service = str(scope["path"]).lstrip("/").split("/", 1)[0]
-        fault = self.board.get(service)
-        response: Response | None = None
-        match fault.mode:
-            case "ok":
-                pass
-            case "down":
-                response = failure(503, code="SERVICE_UNAVAILABLE", message="Service is down")
-            case "timeout":
-                if await _hold(receive):
-                    return  # the client gave up: nobody to answer
-                response = failure(504, code="TIMEOUT", message="Service did not answer")
-            case "error":
-                await _delay(fault)
-                if self.board.draw_error(fault):
-                    response = failure(500, code="INTERNAL_ERROR", message="Simulated failure")
-            case "garbage":
-                await _delay(fault)
-                response = Response(self.board.next_garbage(service), media_type=JSON)
-            case "latency":
-                await _delay(fault)
+        fault = self.board.take(service) if service in self.board.services else _OK
+        response = await fault_response(self.board, service, fault, receive)
+        if response is _GONE:
+            return  # the client gave up: nobody to answer
         if response is None:
             await self.app(scope, receive, send)
         else:
             await response(scope, receive, send)
+
+
+_GONE = Response(status_code=499)  # marker: the client disconnected while held
+
+
+async def fault_response(
+    board: FaultBoard, service: str, fault: Fault, receive: Receive
+) -> Response | None:
+    """What a fault answers instead of the service (None: serve it, maybe after a delay)."""
+    response: Response | None = None
+    match fault.mode:
+        case "ok":
+            pass
+        case "down":
+            response = failure(503, code="SERVICE_UNAVAILABLE", message="Service is down")
+        case "timeout":
+            if await _hold(receive):
+                return _GONE
+            response = failure(504, code="TIMEOUT", message="Service did not answer")
+        case "error":
+            await _delay(fault)
+            if board.draw_error(fault):
+                response = failure(500, code="INTERNAL_ERROR", message="Simulated failure")
+        case "garbage":
+            await _delay(fault)
+            response = Response(board.next_garbage(service), media_type=JSON)
+        case "latency":
+            await _delay(fault)
+    return response
 
 
 async def _hold(receive: Receive) -> bool:
@@ -189,7 +231,12 @@ def build_fault_router(board: FaultBoard) -> APIRouter:
     ) -> JSONResponse:
         if service not in board.services:
             return failure(404, code="NOT_FOUND", message=f"No service {service!r}")
-        fault = Fault(mode=body.mode, latency_ms=body.latency_ms, error_rate=body.error_rate)
+        fault = Fault(
+            mode=body.mode,
+            latency_ms=body.latency_ms,
+            error_rate=body.error_rate,
+            after_requests=body.after_requests,
+        )
         board.set(service, fault)
         effective = board.get(service).as_wire()
         return JSONResponse({"success": True, "data": {"service": service, **effective}})

@@ -27,7 +27,8 @@ class DelayedSource:
         await asyncio.sleep(self.delay)
         if self.fail:
             raise UpstreamUnavailableError("boom", service=self.name)
-        return SourcePage(records=[(self.name, user_id)], next_cursor=None, newest=None, raw="")
+        raw = f'{{"from": "{self.name}"}}'
+        return SourcePage(records=[(self.name, user_id)], next_cursor=None, newest=None, raw=raw)
 
     async def write(self, writer: RecordWriter, page: SourcePage, *, ingested_at: datetime) -> int:
         assert isinstance(writer, FakeRecordWriter)
@@ -72,6 +73,7 @@ async def test_late_and_failing_sources_are_left_for_later_and_reported() -> Non
     assert set(report.missing) == {"slow", "broken"}
     assert not report.complete
     assert list(writer.rows) == ["fast:l-1"]
+    assert writer.raw == ['{"from": "fast"}']  # the reply used is archived, only that one
 
 
 async def test_no_sources_is_a_complete_no_op() -> None:

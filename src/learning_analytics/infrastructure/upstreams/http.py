@@ -14,6 +14,11 @@ pool) and wraps every `get_json` call in, from the outside in:
 5. one attempt: `GET` with `Accept: application/json`, `X-Request-ID` and the service
    credential, the body read up to `max_response_bytes`, validated with the pydantic model.
 
+`post` sends a body (e.g. a signed EDUCORE envelope to the Coordinator) through the same five
+layers; its reply is checked by the caller's `parse` function inside the breaker, so a reply that
+breaks the contract counts as a failure exactly as for `get_json`. Only read-like POSTs (the
+Coordinator pulls) go through it: they are retried like GETs.
+
 Errors raised (every library exception is translated here):
     UpstreamUnavailableError   connection failure, 429/5xx after the retries, circuit open,
                                bulkhead full
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Literal, Protocol, Self, TypeVar
@@ -78,6 +83,26 @@ _MAX_ERROR_DETAILS = 5
 
 class UpstreamNotFoundError(UpstreamError):
     """The upstream answered 404: it has no such resource."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RawReply:
+    """A reply as received: its body (within the size limit) and its headers."""
+
+    body: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    method: Literal["GET", "POST"]
+    path: str
+    params: Mapping[str, str] | None = None
+    content: bytes | None = None
+    headers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +217,36 @@ class UpstreamClient:
         request_id: str | None = None,
     ) -> M:
         """GET `path` (relative to the base URL; quote user-supplied segments) as `model`."""
+
+        def parse(reply: RawReply) -> M:
+            return _validated(self.name, model, reply.body)
+
+        return await self._call(_Call("GET", path, params=params), parse, request_id=request_id)
+
+    async def post(
+        self,
+        path: str,
+        *,
+        content: bytes,
+        headers: Mapping[str, str],
+        parse: Callable[[RawReply], T],
+        request_id: str | None = None,
+    ) -> T:
+        """POST `content` to `path`; `parse` turns the reply into the result or raises
+        `UpstreamContractError` (counted by the breaker like any contract failure)."""
+        call = _Call("POST", path, content=content, headers=headers)
+        return await self._call(call, parse, request_id=request_id)
+
+    async def _call(
+        self, call: _Call, parse: Callable[[RawReply], T], *, request_id: str | None
+    ) -> T:
+        path = call.path
         if not path.startswith("/") or path.startswith("//"):
             raise ValueError("path must be relative to the base URL and start with one '/'")
         started = time.perf_counter()
         outcome: Outcome = "unavailable"
         try:
-            result = await self._guarded(path, params=params, model=model, request_id=request_id)
+            result = await self._guarded(call, parse, request_id=request_id)
         except asyncio.CancelledError:
             outcome = "cancelled"
             raise
@@ -254,13 +303,8 @@ class UpstreamClient:
         await self.aclose()
 
     async def _guarded(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, str] | None,
-        model: type[M],
-        request_id: str | None,
-    ) -> M:
+        self, call: _Call, parse: Callable[[RawReply], T], *, request_id: str | None
+    ) -> T:
         # purgatory lets every request through while half-open; one probe at a time is enough.
         state = self.breaker_state
         if state == "open" or (state == "half-open" and self._probing):
@@ -276,7 +320,7 @@ class UpstreamClient:
                 raise _Rejected("bulkhead_full", "too many calls in flight") from None
             try:
                 return await self._through_breaker(
-                    path, params=params, model=model, request_id=request_id, deadline=deadline
+                    call, parse, request_id=request_id, deadline=deadline
                 )
             finally:
                 self._slots.release()
@@ -286,13 +330,12 @@ class UpstreamClient:
 
     async def _through_breaker(
         self,
-        path: str,
+        call: _Call,
+        parse: Callable[[RawReply], T],
         *,
-        params: Mapping[str, str] | None,
-        model: type[M],
         request_id: str | None,
         deadline: float,
-    ) -> M:
+    ) -> T:
         breaker = await self._breakers.get_breaker(
             self.name,
             threshold=self.policy.breaker_threshold,
@@ -309,7 +352,7 @@ class UpstreamClient:
         # excluded, as a success that closes a half-open circuit).
         try:
             result = await self._within_budget(
-                path, params=params, model=model, request_id=request_id, deadline=deadline
+                call, parse, request_id=request_id, deadline=deadline
             )
         except asyncio.CancelledError:
             raise
@@ -321,13 +364,12 @@ class UpstreamClient:
 
     async def _within_budget(
         self,
-        path: str,
+        call: _Call,
+        parse: Callable[[RawReply], T],
         *,
-        params: Mapping[str, str] | None,
-        model: type[M],
         request_id: str | None,
         deadline: float,
-    ) -> M:
+    ) -> T:
         remaining = deadline - asyncio.get_running_loop().time()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.policy.max_attempts) | stop_before_delay(remaining),
@@ -339,35 +381,27 @@ class UpstreamClient:
         )
         try:
             async with asyncio.timeout_at(deadline):
-                body: bytes = await retrying(
-                    self._attempt, path, params=params, request_id=request_id
-                )
+                reply: RawReply = await retrying(self._attempt, call, request_id=request_id)
         except TimeoutError:
             raise UpstreamTimeoutError(
                 f"{self.name} did not answer within {self.policy.total_timeout} s",
                 service=self.name,
             ) from None
-        try:
-            return model.model_validate_json(body)
-        except ValidationError as error:
-            problems = [
-                f"{'.'.join(map(str, item['loc'])) or '<root>'}: {item['type']}"
-                for item in error.errors(include_url=False, include_input=False)
-            ]
-            raise UpstreamContractError(
-                f"{self.name} sent a reply that does not match {model.__name__}",
-                service=self.name,
-                details="; ".join(problems[:_MAX_ERROR_DETAILS]),
-            ) from error
+        return parse(reply)
 
-    async def _attempt(
-        self, path: str, *, params: Mapping[str, str] | None, request_id: str | None
-    ) -> bytes:
-        headers = {"X-Request-ID": request_id} if request_id else None
+    async def _attempt(self, call: _Call, *, request_id: str | None) -> RawReply:
+        headers = dict(call.headers or {})
+        if request_id:
+            headers["X-Request-ID"] = request_id
         try:
-            async with self._client.stream("GET", path, params=params, headers=headers) as response:
+            async with self._client.stream(
+                call.method, call.path, params=call.params, content=call.content, headers=headers
+            ) as response:
                 self._check_status(response.status_code)
-                return await self._read_limited(response)
+                body = await self._read_limited(response)
+                return RawReply(
+                    body=body, headers={k.lower(): v for k, v in response.headers.items()}
+                )
         except httpx2.TimeoutException as error:
             raise UpstreamTimeoutError(
                 f"{self.name} timed out: {type(error).__name__}", service=self.name
@@ -413,6 +447,21 @@ class UpstreamClient:
     def _on_breaker_event(self, circuit: str, _event_type: str, event: Event) -> None:
         if circuit == self.name and isinstance(event, ContextChanged):
             self._observer.on_breaker(self.name, _PURGATORY_STATES[event.state])
+
+
+def _validated(service: str, model: type[M], body: bytes) -> M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(map(str, item['loc'])) or '<root>'}: {item['type']}"
+            for item in error.errors(include_url=False, include_input=False)
+        ]
+        raise UpstreamContractError(
+            f"{service} sent a reply that does not match {model.__name__}",
+            service=service,
+            details="; ".join(problems[:_MAX_ERROR_DETAILS]),
+        ) from error
 
 
 class _Rejected(Exception):
