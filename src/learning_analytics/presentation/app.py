@@ -29,6 +29,7 @@ from learning_analytics.infrastructure.auth.revocation import (
 from learning_analytics.infrastructure.auth.tokens import TokenIssuer, TokenVerifier
 from learning_analytics.infrastructure.cache.memory import MemoryResponseCache
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache, create_redis_client
+from learning_analytics.infrastructure.db.analytics import SqlAnalyticsRepository
 from learning_analytics.infrastructure.db.cohorts import SqlCohortRepository
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.evidence import SqlSkillEvidenceRepository
@@ -62,6 +63,8 @@ from learning_analytics.presentation.routers import (
     gamification,
     health,
     learner,
+    organization,
+    trainer,
 )
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
 
@@ -177,6 +180,7 @@ def create_app(
             gateway = HttpAuthGateway(
                 http, base_url=settings.auth_service_url, service_token=settings.service_token
             )
+        analytics = SqlAnalyticsRepository(sessions)
         services = Services(
             settings=settings,
             clock=the_clock,
@@ -230,6 +234,8 @@ def create_app(
                 clock=the_clock,
                 ttl_seconds=settings.bkt_params_cache_seconds,
             ),
+            trainer_analytics=analytics,
+            organization_analytics=analytics,
         )
         app.state.services = services
         log.info(
@@ -269,6 +275,8 @@ def create_app(
     app.include_router(gamification.router)
     app.include_router(learner.router)
     app.include_router(comparison.router)
+    app.include_router(trainer.router)
+    app.include_router(organization.router)
     app.add_middleware(
         CacheHitFastPath,
         routes=(*gamification.FAST_ROUTES, *learner.FAST_ROUTES, *comparison.FAST_ROUTES),

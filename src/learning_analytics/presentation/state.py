@@ -14,10 +14,12 @@ from learning_analytics.application.ports import (
     CohortRepository,
     LearnerHistoryRepository,
     MembershipRepository,
+    OrganizationAnalyticsRepository,
     RateLimiter,
     RateLimitPolicy,
     ResponseCache,
     TokenRevocationStore,
+    TrainerAnalyticsRepository,
     UserRepository,
 )
 from learning_analytics.application.refresh import RefreshLearner
@@ -71,4 +73,6 @@ class Services:
     refresh: RefreshLearner
     cohorts: CohortRepository
     mastery_params: MasteryParameters
+    trainer_analytics: TrainerAnalyticsRepository
+    organization_analytics: OrganizationAnalyticsRepository
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
