@@ -16,6 +16,7 @@ with at least k learners, so no total can reveal a suppressed department (see th
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -35,13 +36,13 @@ from learning_analytics.domain.metrics.learner import Window
 from learning_analytics.domain.metrics.organization import (
     DepartmentAnalytics,
     DepartmentHeadcount,
-    EffortAggregate,
     LearningCulture,
     LearningVelocity,
     StrategicAlignment,
     department_analytics,
     learning_culture,
     learning_velocity,
+    require_shown,
     shown_departments,
     strategic_alignment,
 )
@@ -163,9 +164,11 @@ class TrainerAnalytics:
         self, trainer_id: str, organization_id: str, query: AnalyticsQuery
     ) -> Answer[CourseHealth]:
         ids, window, tz, span = await self._setup(trainer_id, organization_id, query)
-        courses = await self._trainers.course_aggregates(ids, span)
-        units = await self._trainers.unit_aggregates(ids, span)
-        assessments = await self._trainers.assessment_aggregates(ids, span)
+        courses, units, assessments = await asyncio.gather(
+            self._trainers.course_aggregates(ids, span),
+            self._trainers.unit_aggregates(ids, span),
+            self._trainers.assessment_aggregates(ids, span),
+        )
         result = course_health(courses, units, assessments, now=span.as_of, k=self._k)
         return await self._answer(trainer_id, window, tz, result)
 
@@ -181,9 +184,11 @@ class TrainerAnalytics:
         self, trainer_id: str, organization_id: str, query: AnalyticsQuery
     ) -> Answer[TeachingEffectiveness]:
         ids, window, tz, span = await self._setup(trainer_id, organization_id, query)
-        courses = await self._trainers.course_aggregates(ids, span)
-        gains = await self._trainers.gain_aggregates(ids, span)
-        baseline = await self._trainers.organization_rates(organization_id, span)
+        courses, gains, baseline = await asyncio.gather(
+            self._trainers.course_aggregates(ids, span),
+            self._trainers.gain_aggregates(ids, span),
+            self._trainers.organization_rates(organization_id, span),
+        )
         result = teaching_effectiveness(courses, gains, baseline, k=self._k)
         return await self._answer(trainer_id, window, tz, result)
 
@@ -227,6 +232,7 @@ class OrganizationAnalytics:
                 raise InsufficientDataError(
                     f"the department has fewer than {self._k} learners", details="k-anonymity"
                 )
+        require_shown(shown, k=self._k)
         scope = OrganizationScope(
             organization_id=organization_id,
             departments=tuple(d.department_id for d in shown),
@@ -251,12 +257,10 @@ class OrganizationAnalytics:
         scope = context.scope
         weeks = weeks_of(context.window)
         anchor = scope.window.end - timedelta(days=7 * weeks)
-        weekly = (
-            await self._organizations.weekly_activity(scope, anchor=anchor)
-            if scope.departments
-            else []
+        weekly, activity = await asyncio.gather(
+            self._organizations.weekly_activity(scope, anchor=anchor),
+            self._organizations.window_activity(scope),
         )
-        activity = await self._organizations.window_activity(scope) if scope.departments else []
         days = (context.window.end - context.window.start).days + 1
         result = learning_velocity(
             shown=context.shown,
@@ -274,22 +278,13 @@ class OrganizationAnalytics:
     ) -> Answer[StrategicAlignment]:
         context = await self._setup(organization_id, query)
         scope = context.scope
-        skills = await self._organizations.strategic_skills(scope) if scope.departments else []
-        effort = await self._organizations.effort(scope) if scope.departments else None
-        previous_scope = OrganizationScope(
-            scope.organization_id,
-            scope.departments,
-            previous_range(scope.window),
-            scope.course_id,
+        skills, effort, previous = await asyncio.gather(
+            self._organizations.strategic_skills(scope),
+            self._organizations.effort(scope),
+            self._organizations.effort(_previous(scope)),
         )
-        previous = await self._organizations.effort(previous_scope) if scope.departments else None
-        empty = EffortAggregate(0, 0.0)
         result = strategic_alignment(
-            shown=context.shown,
-            skills=skills,
-            effort=effort or empty,
-            previous_effort=previous or empty,
-            k=self._k,
+            shown=context.shown, skills=skills, effort=effort, previous_effort=previous, k=self._k
         )
         return await self._answer(organization_id, context, result)
 
@@ -301,10 +296,7 @@ class OrganizationAnalytics:
         visible: frozenset[str] | None = None,
     ) -> Answer[DepartmentAnalytics]:
         context = await self._setup(organization_id, query)
-        scope = context.scope
-        aggregates = (
-            await self._organizations.department_aggregates(scope) if scope.departments else []
-        )
+        aggregates = await self._organizations.department_aggregates(context.scope)
         result = department_analytics(
             shown=context.shown,
             suppressed=context.suppressed,
@@ -321,18 +313,9 @@ class OrganizationAnalytics:
         context = await self._setup(organization_id, query)
         scope = context.scope
         weeks = weeks_of(context.window)
-        current = (
-            await self._organizations.culture_aggregates(scope, weeks=weeks)
-            if scope.departments
-            else []
-        )
-        previous_scope = OrganizationScope(
-            scope.organization_id, scope.departments, previous_range(scope.window), scope.course_id
-        )
-        previous = (
-            await self._organizations.culture_aggregates(previous_scope, weeks=weeks)
-            if scope.departments
-            else []
+        current, previous = await asyncio.gather(
+            self._organizations.culture_aggregates(scope, weeks=weeks),
+            self._organizations.culture_aggregates(_previous(scope), weeks=weeks),
         )
         days = (context.window.end - context.window.start).days + 1
         result = learning_culture(
@@ -344,3 +327,10 @@ class OrganizationAnalytics:
             k=self._k,
         )
         return await self._answer(organization_id, context, result)
+
+
+def _previous(scope: OrganizationScope) -> OrganizationScope:
+    """The same scope over the window of the same length just before."""
+    return OrganizationScope(
+        scope.organization_id, scope.departments, previous_range(scope.window), scope.course_id
+    )

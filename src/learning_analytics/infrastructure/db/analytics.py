@@ -15,6 +15,7 @@ migrations/versions/0003_org_analytics.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -192,6 +193,10 @@ class SqlAnalyticsRepository:
             rows: Sequence[Any] = (await session.execute(query)).all()
         return rows
 
+    async def _each(self, *queries: Any) -> list[Sequence[Any]]:
+        """The queries' rows, each query on its own connection, concurrently."""
+        return list(await asyncio.gather(*(self._rows(query) for query in queries)))
+
     # ---------------------------------------------------------------------------------------
     # Trainer
 
@@ -291,19 +296,18 @@ class SqlAnalyticsRepository:
             )
             .group_by(enrollment.course_id, days)
         )
-        async with self._sessions() as session:
-            titles = dict(
-                (
-                    await session.execute(
-                        select(CourseRow.id, CourseRow.title).where(CourseRow.id.in_(course_ids))
-                    )
-                ).all()
-            )
-            by_course = {row.course_id: row for row in (await session.execute(enrollments)).all()}
-            scored = {row.course_id: row for row in (await session.execute(attempts)).all()}
-            histogram: dict[str, list[tuple[int, int]]] = defaultdict(list)
-            for row in (await session.execute(durations)).all():
-                histogram[row.course_id].append((int(row.days), int(row.n)))
+        title_rows, enrollment_rows, attempt_rows, duration_rows = await self._each(
+            select(CourseRow.id, CourseRow.title).where(CourseRow.id.in_(course_ids)),
+            enrollments,
+            attempts,
+            durations,
+        )
+        titles = {row.id: row.title for row in title_rows}
+        by_course = {row.course_id: row for row in enrollment_rows}
+        scored = {row.course_id: row for row in attempt_rows}
+        histogram: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for row in duration_rows:
+            histogram[row.course_id].append((int(row.days), int(row.n)))
         result: list[CourseAggregate] = []
         for course_id in sorted(titles):
             e = by_course.get(course_id)
@@ -387,13 +391,9 @@ class SqlAnalyticsRepository:
             CourseUnitRow.title,
             CourseUnitRow.position,
         ).where(CourseUnitRow.course_id.in_(course_ids), CourseUnitRow.kind == "content")
-        async with self._sessions() as session:
-            reached_by_unit = {r.unit_id: _int(r.reached) for r in await session.execute(reached)}
-            stalled_at = {
-                (r.course_id, int(r.position)): _int(r.stalled)
-                for r in await session.execute(stalled)
-            }
-            unit_rows = (await session.execute(units)).all()
+        reached_rows, stalled_rows, unit_rows = await self._each(reached, stalled, units)
+        reached_by_unit = {r.unit_id: _int(r.reached) for r in reached_rows}
+        stalled_at = {(r.course_id, int(r.position)): _int(r.stalled) for r in stalled_rows}
         return [
             UnitAggregate(
                 course_id=u.course_id,
@@ -560,9 +560,7 @@ class SqlAnalyticsRepository:
                 ATTEMPT.submitted_at < window.end,
             )
         )
-        async with self._sessions() as session:
-            enrolled = (await session.execute(enrollments)).one()
-            scored = (await session.execute(attempts)).one()
+        (enrolled,), (scored,) = await self._each(enrollments, attempts)
         return RateAggregate(
             enrolled=_int(enrolled.enrolled),
             completed=_int(enrolled.completed),
@@ -726,10 +724,10 @@ class SqlAnalyticsRepository:
             .group_by(CourseUnitSkillRow.skill_id)
         )
         targets = select(target).where(target.organization_id == scope.organization_id)
-        async with self._sessions() as session:
-            target_rows = (await session.scalars(targets)).all()
-            by_skill = {r.skill_id: r for r in (await session.execute(profiles)).all()}
-            seconds = {r.skill_id: _int(r.seconds) for r in (await session.execute(effort)).all()}
+        target_result, profile_rows, effort_rows = await self._each(targets, profiles, effort)
+        target_rows = [row[0] for row in target_result]
+        by_skill = {r.skill_id: r for r in profile_rows}
+        seconds = {r.skill_id: _int(r.seconds) for r in effort_rows}
         result: list[SkillTargetAggregate] = []
         for row in sorted(target_rows, key=lambda t: t.skill_id):
             found = by_skill.get(row.skill_id)
@@ -850,12 +848,15 @@ class SqlAnalyticsRepository:
             )
             .group_by(learners.c.department_id)
         )
-        activity = {a.department_id: a for a in await self.window_activity(scope)}
-        async with self._sessions() as session:
-            by_enrollment = {r.department_id: r for r in await session.execute(enrollments)}
-            by_attempt = {r.department_id: r for r in await session.execute(attempts)}
-            by_gap = {r.department_id: r for r in await session.execute(gaps)}
-            by_risk = {r.department_id: _int(r.at_risk) for r in await session.execute(at_risk)}
+        activities, enrollment_rows, attempt_rows, gap_rows, risk_rows = await asyncio.gather(
+            self.window_activity(scope),
+            *(self._rows(q) for q in (enrollments, attempts, gaps, at_risk)),
+        )
+        activity = {a.department_id: a for a in activities}
+        by_enrollment = {r.department_id: r for r in enrollment_rows}
+        by_attempt = {r.department_id: r for r in attempt_rows}
+        by_gap = {r.department_id: r for r in gap_rows}
+        by_risk = {r.department_id: _int(r.at_risk) for r in risk_rows}
         result: list[DepartmentAggregate] = []
         for department_id in sorted(scope.departments):
             act = activity.get(department_id)
@@ -999,13 +1000,13 @@ class SqlAnalyticsRepository:
             .join(scores, scores.c.user_id == learners.c.user_id)
             .group_by(learners.c.department_id)
         )
-        activity = {a.department_id: a for a in await self.window_activity(scope)}
-        async with self._sessions() as session:
-            by_active = {r.department_id: r for r in await session.execute(active)}
-            by_social = {
-                r.department_id: _int(r.collaborating) for r in await session.execute(collaborating)
-            }
-            by_growth = {r.department_id: r for r in await session.execute(growth)}
+        activities, active_rows, social_rows, growth_rows = await asyncio.gather(
+            self.window_activity(scope), *(self._rows(q) for q in (active, collaborating, growth))
+        )
+        activity = {a.department_id: a for a in activities}
+        by_active = {r.department_id: r for r in active_rows}
+        by_social = {r.department_id: _int(r.collaborating) for r in social_rows}
+        by_growth = {r.department_id: r for r in growth_rows}
         result: list[CultureAggregate] = []
         for department_id in sorted(scope.departments):
             act = by_active.get(department_id)

@@ -215,6 +215,12 @@ class LearningEventRow(Ingested, Base):
     __table_args__ = (
         Index(None, "user_id", "occurred_at"),
         Index(None, "course_id", "occurred_at"),
+        # Trainer and organisation aggregates read a time window (migration 0003).
+        Index(
+            None,
+            "occurred_at",
+            postgresql_include=["user_id", "course_id", "unit_id", "verb", "seconds_spent"],
+        ),
     )
 
     id: Mapped[str] = mapped_column(primary_key=True)
@@ -231,6 +237,11 @@ class AssessmentAttemptRow(Ingested, Base):
     __table_args__ = (
         Index(None, "user_id", "submitted_at"),
         Index(None, "course_id"),
+        Index(
+            None,
+            "submitted_at",
+            postgresql_include=["user_id", "course_id", "score_pct", "passed"],
+        ),
     )
 
     id: Mapped[str] = mapped_column(primary_key=True)
