@@ -830,10 +830,13 @@ class SqlAnalyticsRepository:
             .where(p.target_level.is_not(None))
             .group_by(learners.c.department_id)
         )
+        # Correlated EXISTS / NOT EXISTS: semi- and anti-joins (a NOT IN over a large subquery
+        # is evaluated row by row on PostgreSQL).
         open_enrollment = select(e.user_id).where(
-            e.completed_at.is_(None), e.withdrawn_at.is_(None)
+            e.user_id == learners.c.user_id, e.completed_at.is_(None), e.withdrawn_at.is_(None)
         )
         recent = select(EVENT.user_id).where(
+            EVENT.user_id == learners.c.user_id,
             EVENT.occurred_at >= window.as_of - timedelta(days=STALL_DAYS),
             EVENT.occurred_at < window.as_of,
         )
@@ -842,10 +845,7 @@ class SqlAnalyticsRepository:
             recent = recent.where(EVENT.course_id == scope.course_id)
         at_risk = (
             select(learners.c.department_id, func.count().label("at_risk"))
-            .where(
-                learners.c.user_id.in_(open_enrollment),
-                learners.c.user_id.not_in(recent),
-            )
+            .where(open_enrollment.exists(), ~recent.exists())
             .group_by(learners.c.department_id)
         )
         activities, enrollment_rows, attempt_rows, gap_rows, risk_rows = await asyncio.gather(
