@@ -266,7 +266,10 @@ class AssessmentSkillScoreRow(Ingested, Base):
 
 class PracticeSessionRow(Ingested, Base):
     __tablename__ = "practice_sessions"
-    __table_args__ = (Index(None, "user_id", "started_at"),)
+    __table_args__ = (
+        Index(None, "user_id", "started_at"),
+        Index(None, "started_at", postgresql_include=["user_id"]),
+    )
 
     id: Mapped[str] = mapped_column(primary_key=True)
     user_id: Mapped[str]
@@ -280,7 +283,10 @@ class PracticeSessionRow(Ingested, Base):
 
 class AssistantInteractionRow(Ingested, Base):
     __tablename__ = "assistant_interactions"
-    __table_args__ = (Index(None, "user_id", "asked_at"),)
+    __table_args__ = (
+        Index(None, "user_id", "asked_at"),
+        Index(None, "asked_at", postgresql_include=["user_id", "course_id"]),
+    )
 
     id: Mapped[str] = mapped_column(primary_key=True)
     user_id: Mapped[str]
@@ -291,6 +297,7 @@ class AssistantInteractionRow(Ingested, Base):
 
 class FeedbackRow(Ingested, Base):
     __tablename__ = "feedback"
+    __table_args__ = (Index(None, "submitted_at", postgresql_include=["user_id", "course_id"]),)
 
     id: Mapped[str] = mapped_column(primary_key=True)
     user_id: Mapped[str] = mapped_column(index=True)
