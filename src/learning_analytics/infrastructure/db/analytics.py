@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -87,6 +88,7 @@ AnySelect = Select[*tuple[Any, ...]]
 DAY = 86_400
 WEEK = 7 * DAY
 UNASSIGNED_NAME = "Unassigned"
+WORK_MEM = "64MB"  # per aggregate query on PostgreSQL, for this transaction only
 EVENT = LearningEventRow
 ATTEMPT = AssessmentAttemptRow
 
@@ -190,6 +192,9 @@ class SqlAnalyticsRepository:
 
     async def _rows(self, query: Any) -> Sequence[Any]:
         async with self._sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Room for the aggregates' hash tables (the default 4 MB spills to disk).
+                await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
             rows: Sequence[Any] = (await session.execute(query)).all()
         return rows
 
@@ -626,17 +631,27 @@ class SqlAnalyticsRepository:
     ) -> list[WeekAggregate]:
         learners = _learners(scope)
         week = bucket(EVENT.occurred_at, anchor, WEEK)
-        query = (
+        # Two hash aggregations (per learner-week, then per department-week) instead of a
+        # COUNT(DISTINCT), which PostgreSQL computes by sorting every event row.
+        per_user = (
             _events(scope, learners, scope.window)
             .add_columns(
                 learners.c.department_id,
                 week.label("week"),
-                func.count(distinct(EVENT.user_id)).label("active"),
+                EVENT.user_id,
                 func.sum(_completed_unit()).label("units"),
                 func.sum(EVENT.seconds_spent).label("seconds"),
             )
-            .group_by(learners.c.department_id, week)
+            .group_by(learners.c.department_id, week, EVENT.user_id)
+            .subquery("per_user")
         )
+        query = select(
+            per_user.c.department_id,
+            per_user.c.week,
+            func.count().label("active"),
+            func.sum(per_user.c.units).label("units"),
+            func.sum(per_user.c.seconds).label("seconds"),
+        ).group_by(per_user.c.department_id, per_user.c.week)
         return [
             WeekAggregate(
                 r.department_id, int(r.week), _int(r.active), _int(r.units), _int(r.seconds)
@@ -659,13 +674,24 @@ class SqlAnalyticsRepository:
             .group_by(learners.c.department_id, EVENT.user_id, day)
             .subquery("per_day")
         )
+        per_user = (
+            select(
+                per_day.c.department_id,
+                per_day.c.user_id,
+                func.count().label("days"),
+                func.sum(per_day.c.units).label("units"),
+                func.sum(per_day.c.seconds).label("seconds"),
+            )
+            .group_by(per_day.c.department_id, per_day.c.user_id)
+            .subquery("per_user")
+        )
         query = select(
-            per_day.c.department_id,
-            func.count(distinct(per_day.c.user_id)).label("active"),
-            func.count().label("active_days"),
-            func.sum(per_day.c.units).label("units"),
-            func.sum(per_day.c.seconds).label("seconds"),
-        ).group_by(per_day.c.department_id)
+            per_user.c.department_id,
+            func.count().label("active"),
+            func.sum(per_user.c.days).label("active_days"),
+            func.sum(per_user.c.units).label("units"),
+            func.sum(per_user.c.seconds).label("seconds"),
+        ).group_by(per_user.c.department_id)
         return [
             ActivityAggregate(
                 r.department_id,
