@@ -951,9 +951,14 @@ class SqlAnalyticsRepository:
             )
         acts = union_all(*parts).subquery("acts")
         week = bucket(acts.c.at, anchor, WEEK)
+        per_week = (
+            select(acts.c.user_id, week.label("week"))
+            .group_by(acts.c.user_id, week)
+            .subquery("per_week")
+        )
         per_user = (
-            select(acts.c.user_id, func.count(distinct(week)).label("weeks"))
-            .group_by(acts.c.user_id)
+            select(per_week.c.user_id, func.count().label("weeks"))
+            .group_by(per_week.c.user_id)
             .subquery("per_user")
         )
         half = (weeks + 1) // 2
