@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0001
 Create Date: 2026-11-27 00:00:00
 
-Chosen from EXPLAIN (ANALYZE, BUFFERS) on 50 000 learners / ~8 M learning events
+Chosen from EXPLAIN (ANALYZE, BUFFERS) on 50 000 learners / 9.1 M learning events
 (bench/load_scale.py, numbers in bench/README.md):
 - every organisation figure reads the learning events of a time window for all the
   organisation's learners: without an index on `occurred_at` PostgreSQL scans the whole table
