@@ -13,6 +13,23 @@ from typing import Protocol
 
 from learning_analytics.domain.integration import PlatformStatistics
 from learning_analytics.domain.metrics.learner import LearnerHistory
+from learning_analytics.domain.metrics.organization import (
+    ActivityAggregate,
+    CultureAggregate,
+    DepartmentAggregate,
+    DepartmentHeadcount,
+    EffortAggregate,
+    SkillTargetAggregate,
+    WeekAggregate,
+)
+from learning_analytics.domain.metrics.trainer import (
+    AssessmentAggregate,
+    CourseAggregate,
+    EnrollmentAggregate,
+    GainAggregate,
+    RateAggregate,
+    UnitAggregate,
+)
 from learning_analytics.domain.policy import LearnerFacts
 from learning_analytics.domain.records import (
     AssessmentAttempt,
@@ -433,3 +450,99 @@ class PlatformRepository(Protocol):
     async def statistics(self, *, since: datetime, until: datetime) -> PlatformStatistics: ...
 
     async def earned_achievements(self, user_id: str) -> list[tuple[str, datetime]]: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Trainer and organisation analytics (SPEC §10): aggregates computed by the store
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """A window of instants: [start, end), and `as_of` = min(end, now) for "recent" figures."""
+
+    start: datetime
+    end: datetime
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationScope:
+    """The learners an organisation figure is about: the organisation's learners in
+    `departments` ("" = without a department), activity restricted to `course_id` if given."""
+
+    organization_id: str
+    departments: tuple[str, ...]
+    window: TimeRange
+    course_id: str | None = None
+
+
+class TrainerAnalyticsRepository(Protocol):
+    """Sums and counts over a trainer's courses, one GROUP BY query each."""
+
+    async def trainer_courses(
+        self, trainer_id: str, *, course_id: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(course id, title) of the courses the trainer owns, by id."""
+        ...
+
+    async def course_aggregates(
+        self, course_ids: Sequence[str], window: TimeRange
+    ) -> list[CourseAggregate]: ...
+
+    async def unit_aggregates(
+        self, course_ids: Sequence[str], window: TimeRange
+    ) -> list[UnitAggregate]: ...
+
+    async def assessment_aggregates(
+        self, course_ids: Sequence[str], window: TimeRange
+    ) -> list[AssessmentAggregate]: ...
+
+    async def enrollment_aggregates(
+        self, course_ids: Sequence[str], window: TimeRange
+    ) -> list[EnrollmentAggregate]: ...
+
+    async def gain_aggregates(
+        self, course_ids: Sequence[str], window: TimeRange
+    ) -> list[GainAggregate]: ...
+
+    async def organization_rates(self, organization_id: str, window: TimeRange) -> RateAggregate:
+        """Completion and pass rates over all the organisation's courses (the baseline)."""
+        ...
+
+
+class OrganizationAnalyticsRepository(Protocol):
+    """Sums and counts per department of an organisation, one GROUP BY query each."""
+
+    async def organization_timezone(self, organization_id: str) -> tuple[bool, str | None]:
+        """(whether the organisation is known, its timezone)."""
+        ...
+
+    async def department_headcounts(self, organization_id: str) -> list[DepartmentHeadcount]: ...
+
+    async def managed_departments(self, manager_id: str) -> frozenset[str]:
+        """Departments the user manages, directly or through one of its teams."""
+        ...
+
+    async def weekly_activity(
+        self, scope: OrganizationScope, *, anchor: datetime
+    ) -> list[WeekAggregate]:
+        """Learning events per department and 7-day week counted from `anchor`."""
+        ...
+
+    async def window_activity(self, scope: OrganizationScope) -> list[ActivityAggregate]: ...
+
+    async def strategic_skills(self, scope: OrganizationScope) -> list[SkillTargetAggregate]: ...
+
+    async def effort(self, scope: OrganizationScope) -> EffortAggregate: ...
+
+    async def department_aggregates(
+        self, scope: OrganizationScope
+    ) -> list[DepartmentAggregate]: ...
+
+    async def culture_aggregates(
+        self, scope: OrganizationScope, *, weeks: int
+    ) -> list[CultureAggregate]: ...
+
+    async def last_sync_at(self) -> datetime | None:
+        """When a sync last succeeded (the data's age), None when nothing was synced."""
+        ...

@@ -46,3 +46,22 @@ def member_organization(principal: Principal, requested: str | None) -> str | No
     if principal.is_admin and requested:
         return requested
     return principal.organization_id
+
+
+def can_view_trainer(
+    principal: Principal, trainer_id: str, trainer_organization_id: str | None
+) -> bool:
+    """Trainer analytics: the trainer, an org admin of the trainer's organisation, an admin."""
+    if principal.is_admin or principal.id == trainer_id:
+        return True
+    return (
+        principal.has(Role.ORG_ADMIN)
+        and trainer_organization_id is not None
+        and principal.organization_id == trainer_organization_id
+    )
+
+
+def can_view_departments(principal: Principal, organization_id: str) -> bool:
+    """Department analytics beyond org admins: a manager of the organisation (restricted to the
+    departments they manage, which the caller checks)."""
+    return principal.has(Role.MANAGER) and principal.organization_id == organization_id

@@ -32,6 +32,7 @@ from learning_analytics.infrastructure.auth.revocation import (
 from learning_analytics.infrastructure.auth.tokens import TokenIssuer, TokenVerifier
 from learning_analytics.infrastructure.cache.memory import MemoryResponseCache
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache, create_redis_client
+from learning_analytics.infrastructure.db.analytics import SqlAnalyticsRepository
 from learning_analytics.infrastructure.db.cohorts import SqlCohortRepository
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.evidence import SqlSkillEvidenceRepository
@@ -65,7 +66,9 @@ from learning_analytics.presentation.routers import (
     health,
     integration,
     learner,
+    organization,
     predictive,
+    trainer,
 )
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
 from learning_analytics.presentation.transport import UpstreamTransport, build_transport
@@ -194,6 +197,7 @@ def create_app(
             gateway = HttpAuthGateway(
                 http, base_url=settings.auth_service_url, service_token=settings.service_token
             )
+        analytics = SqlAnalyticsRepository(sessions)
         services = Services(
             settings=settings,
             clock=the_clock,
@@ -267,6 +271,8 @@ def create_app(
                 inactivity_days=settings.predictive_inactivity_days,
             ),
             prediction_feedback=SqlPredictionFeedbackRepository(sessions),
+            trainer_analytics=analytics,
+            organization_analytics=analytics,
         )
         app.state.services = services
         log.info(
@@ -316,6 +322,8 @@ def create_app(
     app.include_router(comparison.router)
     app.include_router(integration.router)
     app.include_router(predictive.router)
+    app.include_router(trainer.router)
+    app.include_router(organization.router)
     app.add_middleware(
         CacheHitFastPath,
         routes=(*gamification.FAST_ROUTES, *learner.FAST_ROUTES, *comparison.FAST_ROUTES),

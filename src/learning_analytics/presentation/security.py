@@ -24,7 +24,14 @@ from learning_analytics.domain.errors import (
     TokenExpiredError,
 )
 from learning_analytics.domain.models import Principal
-from learning_analytics.domain.policy import LearnerFacts, can_view_learner, member_organization
+from learning_analytics.domain.policy import (
+    LearnerFacts,
+    can_view_departments,
+    can_view_learner,
+    can_view_organization,
+    can_view_trainer,
+    member_organization,
+)
 from learning_analytics.presentation.middleware import NEW_ACCESS_TOKEN_KEY, RATE_LIMIT_STATE_KEY
 from learning_analytics.presentation.state import Services
 
@@ -219,3 +226,98 @@ async def member_organization_access(
 
 
 MemberOrganization = Annotated[OrganizationAccess, Depends(member_organization_access)]
+
+
+# --------------------------------------------------------------------------------------------
+# Trainer and organisation analytics (SPEC §8.3)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainerAccess:
+    """A caller proven to be the trainer, an org admin of the trainer's organisation or an
+    admin; `organization_id` is the trainer's."""
+
+    principal: Principal
+    trainer_id: str
+    organization_id: str
+    services: Services
+
+
+async def viewable_trainer(
+    request: Request,
+    trainer_id: Annotated[
+        str,
+        Path(alias="trainerId", pattern=SUBJECT_ID_PATTERN, description="The trainer's id"),
+    ],
+) -> TrainerAccess:
+    services = services_of(request)
+    principal = await authenticated_caller(request, services)
+    facts = await services.membership.learner_facts(trainer_id)
+    organization_id = facts.organization_id if facts is not None else None
+    if principal.id == trainer_id and organization_id is None:
+        organization_id = principal.organization_id
+    if organization_id is not None and can_view_trainer(principal, trainer_id, organization_id):
+        return TrainerAccess(principal, trainer_id, organization_id, services)
+    if facts is None and principal.is_admin:
+        raise NotFoundError("No such trainer")
+    deny(request, services, principal=principal, subject=trainer_id)
+
+
+ViewableTrainer = Annotated[TrainerAccess, Depends(viewable_trainer)]
+
+OrgIdPath = Annotated[
+    str, Path(alias="orgId", pattern=SUBJECT_ID_PATTERN, description="The organisation's id")
+]
+DepartmentIdQuery = Annotated[
+    str | None,
+    Query(
+        alias="departmentId",
+        pattern=SUBJECT_ID_PATTERN,
+        description="Only this department (a manager: one of the departments they manage)",
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationAnalyticsAccess:
+    """A caller allowed to see `organization_id`'s analytics; `departments` is None for org
+    admins and admins (everything), else the departments a manager may see."""
+
+    principal: Principal
+    organization_id: str
+    services: Services
+    department_id: str | None = None
+    departments: frozenset[str] | None = None
+
+
+async def viewable_organization(
+    request: Request, org_id: OrgIdPath, department_id: DepartmentIdQuery = None
+) -> OrganizationAnalyticsAccess:
+    """Organisation analytics: an org admin of `orgId` or an admin."""
+    services = services_of(request)
+    principal = await authenticated_caller(request, services)
+    if not can_view_organization(principal, org_id):
+        deny(request, services, principal=principal, subject=org_id)
+    return OrganizationAnalyticsAccess(principal, org_id, services, department_id)
+
+
+async def viewable_departments(
+    request: Request, org_id: OrgIdPath, department_id: DepartmentIdQuery = None
+) -> OrganizationAnalyticsAccess:
+    """Department analytics: as `viewable_organization`, and also a manager of the organisation,
+    restricted to the departments they manage (naming another one is refused)."""
+    services = services_of(request)
+    principal = await authenticated_caller(request, services)
+    if can_view_organization(principal, org_id):
+        return OrganizationAnalyticsAccess(principal, org_id, services, department_id)
+    if can_view_departments(principal, org_id):
+        managed = await services.organization_analytics.managed_departments(principal.id)
+        if managed and (department_id is None or department_id in managed):
+            return OrganizationAnalyticsAccess(
+                principal, org_id, services, department_id, frozenset(managed)
+            )
+    deny(request, services, principal=principal, subject=org_id)
+
+
+ViewableOrganization = Annotated[OrganizationAnalyticsAccess, Depends(viewable_organization)]
+ViewableDepartments = Annotated[OrganizationAnalyticsAccess, Depends(viewable_departments)]

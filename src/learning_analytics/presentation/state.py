@@ -15,10 +15,12 @@ from learning_analytics.application.ports import (
     CohortRepository,
     LearnerHistoryRepository,
     MembershipRepository,
+    OrganizationAnalyticsRepository,
     RateLimiter,
     RateLimitPolicy,
     ResponseCache,
     TokenRevocationStore,
+    TrainerAnalyticsRepository,
     UserRepository,
 )
 from learning_analytics.application.predictive import PredictionFeedbackRepository, Scorer
@@ -82,4 +84,6 @@ class Services:
     revalidator: CoordinatorTokenRevalidator | None
     predictive_scorer: Scorer
     prediction_feedback: PredictionFeedbackRepository
+    trainer_analytics: TrainerAnalyticsRepository
+    organization_analytics: OrganizationAnalyticsRepository
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -215,6 +215,12 @@ class LearningEventRow(Ingested, Base):
     __table_args__ = (
         Index(None, "user_id", "occurred_at"),
         Index(None, "course_id", "occurred_at"),
+        # Trainer and organisation aggregates read a time window (migration 0003).
+        Index(
+            None,
+            "occurred_at",
+            postgresql_include=["user_id", "course_id", "unit_id", "verb", "seconds_spent"],
+        ),
     )
 
     id: Mapped[str] = mapped_column(primary_key=True)
@@ -231,6 +237,11 @@ class AssessmentAttemptRow(Ingested, Base):
     __table_args__ = (
         Index(None, "user_id", "submitted_at"),
         Index(None, "course_id"),
+        Index(
+            None,
+            "submitted_at",
+            postgresql_include=["user_id", "course_id", "score_pct", "passed"],
+        ),
     )
 
     id: Mapped[str] = mapped_column(primary_key=True)
@@ -255,7 +266,10 @@ class AssessmentSkillScoreRow(Ingested, Base):
 
 class PracticeSessionRow(Ingested, Base):
     __tablename__ = "practice_sessions"
-    __table_args__ = (Index(None, "user_id", "started_at"),)
+    __table_args__ = (
+        Index(None, "user_id", "started_at"),
+        Index(None, "started_at", postgresql_include=["user_id"]),
+    )
 
     id: Mapped[str] = mapped_column(primary_key=True)
     user_id: Mapped[str]
@@ -269,7 +283,10 @@ class PracticeSessionRow(Ingested, Base):
 
 class AssistantInteractionRow(Ingested, Base):
     __tablename__ = "assistant_interactions"
-    __table_args__ = (Index(None, "user_id", "asked_at"),)
+    __table_args__ = (
+        Index(None, "user_id", "asked_at"),
+        Index(None, "asked_at", postgresql_include=["user_id", "course_id"]),
+    )
 
     id: Mapped[str] = mapped_column(primary_key=True)
     user_id: Mapped[str]
@@ -280,6 +297,7 @@ class AssistantInteractionRow(Ingested, Base):
 
 class FeedbackRow(Ingested, Base):
     __tablename__ = "feedback"
+    __table_args__ = (Index(None, "submitted_at", postgresql_include=["user_id", "course_id"]),)
 
     id: Mapped[str] = mapped_column(primary_key=True)
     user_id: Mapped[str] = mapped_column(index=True)

@@ -1,0 +1,239 @@
+"""Trainer analytics (SPEC §7, §10 Trainer): the courses a trainer owns.
+
+Who may call: the trainer, an org admin of the trainer's organisation, a platform admin (checked
+by `ViewableTrainer` before any cache or store access). Filters: `courseId` (one of the trainer's
+courses), `from`, `to`, `tz`. `Accept: text/csv` returns the main table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from learning_analytics.application.org_analytics import AnalyticsQuery, Answer, TrainerAnalytics
+from learning_analytics.presentation.group_serving import (
+    CsvTable,
+    analytics_query,
+    cache_key,
+    serve_group,
+)
+from learning_analytics.presentation.org_schemas import (
+    CourseHealthResponse,
+    CoursePerformanceResponse,
+    StudentDistributionResponse,
+    TeachingEffectivenessResponse,
+)
+from learning_analytics.presentation.params import FromQuery, ToQuery, TzQuery
+from learning_analytics.presentation.schemas import Envelope, Problem
+from learning_analytics.presentation.security import (
+    SUBJECT_ID_PATTERN,
+    TrainerAccess,
+    ViewableTrainer,
+)
+
+router = APIRouter(prefix="/api/v1/analytics/trainer", tags=["trainer"])
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    status: {"model": Problem} for status in (401, 403, 404, 422, 429)
+}
+CSV_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
+CourseIdQuery = Annotated[
+    str | None,
+    Query(alias="courseId", pattern=SUBJECT_ID_PATTERN, description="Only this course"),
+]
+
+TABLES = {
+    "course-performance": CsvTable(
+        "course-performance",
+        "courses",
+        (
+            "courseId",
+            "title",
+            "suppressed",
+            "enrolled",
+            "active",
+            "completionRate",
+            "averageProgress",
+            "averageScore",
+            "passRate",
+            "medianDaysToComplete",
+        ),
+    ),
+    "course-health": CsvTable(
+        "course-health",
+        "courses",
+        (
+            "courseId",
+            "title",
+            "suppressed",
+            "healthScore",
+            "status",
+            "components.completion",
+            "components.engagement",
+            "components.assessment",
+            "components.retention",
+            "dropOffRate",
+            "flags",
+        ),
+        join_key="kind",
+    ),
+    "student-distribution": CsvTable(
+        "student-distribution",
+        "atRisk",
+        ("userId", "courseId", "risk", "mainFactor", "inactiveDays"),
+    ),
+    "teaching-effectiveness": CsvTable(
+        "teaching-effectiveness",
+        "courses",
+        (
+            "courseId",
+            "title",
+            "suppressed",
+            "learnersMeasured",
+            "averagePre",
+            "averagePost",
+            "learningGain",
+            "completionRate",
+            "passRate",
+        ),
+    ),
+}
+
+
+async def _serve(
+    request: Request,
+    access: TrainerAccess,
+    *,
+    metric: str,
+    query: AnalyticsQuery,
+    run: Callable[[TrainerAnalytics], Awaitable[Answer[Any]]],
+    model: type[BaseModel],
+) -> Response:
+    services = access.services
+    use_case = TrainerAnalytics(
+        trainers=services.trainer_analytics,
+        organizations=services.organization_analytics,
+        clock=services.clock,
+        k=services.settings.k_anonymity,
+    )
+    return await serve_group(
+        request,
+        services=services,
+        principal=access.principal,
+        family="trainer",
+        key=cache_key(f"trainer.{metric}", access.trainer_id, query),
+        subject_field="trainer_id",
+        compute=lambda: run(use_case),
+        model=model,
+        table=TABLES[metric],
+    )
+
+
+@router.get(
+    "/course-performance/{trainerId}",
+    response_model=Envelope[CoursePerformanceResponse],
+    responses={**PROBLEMS, **CSV_CONTENT},
+    summary="Per course of the trainer: enrolled, active (14 d), completion rate, average "
+    "progress, average score, pass rate, median days to complete (k-anonymous)",
+)
+async def get_course_performance(
+    request: Request,
+    access: ViewableTrainer,
+    course_id: CourseIdQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    tz: TzQuery = None,
+) -> Response:
+    query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
+    return await _serve(
+        request,
+        access,
+        metric="course-performance",
+        query=query,
+        run=lambda uc: uc.course_performance(access.trainer_id, access.organization_id, query),
+        model=CoursePerformanceResponse,
+    )
+
+
+@router.get(
+    "/course-health/{trainerId}",
+    response_model=Envelope[CourseHealthResponse],
+    responses={**PROBLEMS, **CSV_CONTENT},
+    summary="Per course: health score 0-100 from completion, engagement, pass rate and "
+    "drop-off; the drop-off funnel by unit; flags (stalls, low pass rates, inactivity)",
+)
+async def get_course_health(
+    request: Request,
+    access: ViewableTrainer,
+    course_id: CourseIdQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    tz: TzQuery = None,
+) -> Response:
+    query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
+    return await _serve(
+        request,
+        access,
+        metric="course-health",
+        query=query,
+        run=lambda uc: uc.course_health(access.trainer_id, access.organization_id, query),
+        model=CourseHealthResponse,
+    )
+
+
+@router.get(
+    "/student-distribution/{trainerId}",
+    response_model=Envelope[StudentDistributionResponse],
+    responses={**PROBLEMS, **CSV_CONTENT},
+    summary="The trainer's enrolments by progress band, score band and risk level, and the "
+    "at-risk learners with their main factor (CSV: the at-risk list)",
+)
+async def get_student_distribution(
+    request: Request,
+    access: ViewableTrainer,
+    course_id: CourseIdQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    tz: TzQuery = None,
+) -> Response:
+    query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
+    return await _serve(
+        request,
+        access,
+        metric="student-distribution",
+        query=query,
+        run=lambda uc: uc.student_distribution(access.trainer_id, access.organization_id, query),
+        model=StudentDistributionResponse,
+    )
+
+
+@router.get(
+    "/teaching-effectiveness/{trainerId}",
+    response_model=Envelope[TeachingEffectivenessResponse],
+    responses={**PROBLEMS, **CSV_CONTENT},
+    summary="Learning gain (baseline to post-course score) of the trainer's learners, and "
+    "completion and pass rates against the organisation's",
+)
+async def get_teaching_effectiveness(
+    request: Request,
+    access: ViewableTrainer,
+    course_id: CourseIdQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    tz: TzQuery = None,
+) -> Response:
+    query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
+    return await _serve(
+        request,
+        access,
+        metric="teaching-effectiveness",
+        query=query,
+        run=lambda uc: uc.teaching_effectiveness(access.trainer_id, access.organization_id, query),
+        model=TeachingEffectivenessResponse,
+    )
