@@ -12,11 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from learning_analytics.application.gamification import AwardPoints
 from learning_analytics.application.sync import SourceReport, SyncSources
 from learning_analytics.config import ConfigurationError, Settings, get_settings
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache
 from learning_analytics.infrastructure.db import migrate as migrations
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
+from learning_analytics.infrastructure.db.gamification import SqlGamificationRepository
 from learning_analytics.infrastructure.db.repositories import (
     SqlRecordWriter,
     SqlSyncStateRepository,
@@ -113,6 +115,7 @@ async def _sync(settings: Settings) -> list[SourceReport]:
             state=SqlSyncStateRepository(sessions),
             clock=SystemClock(),
             cache=cache,
+            after_write=AwardPoints(store=SqlGamificationRepository(sessions), cache=cache).since,
         )
         with Progress(
             TextColumn("[bold]sync[/bold] {task.description:<34}"),

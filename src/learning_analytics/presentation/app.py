@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from learning_analytics.application.authorization import CachedMembershipRepository
+from learning_analytics.application.gamification import AwardPoints
 from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import AuthGateway, Clock, LeaderLock, ResponseCache
 from learning_analytics.application.refresh import RefreshLearner
@@ -32,6 +33,7 @@ from learning_analytics.infrastructure.cache.redis import RedisResponseCache, cr
 from learning_analytics.infrastructure.db.cohorts import SqlCohortRepository
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.evidence import SqlSkillEvidenceRepository
+from learning_analytics.infrastructure.db.gamification import SqlGamificationRepository
 from learning_analytics.infrastructure.db.histories import SqlLearnerHistoryRepository
 from learning_analytics.infrastructure.db.repositories import (
     SqlActivityRepository,
@@ -159,12 +161,15 @@ def create_app(
             observer=UpstreamMetrics(metrics),
         )
         writer = SqlRecordWriter(sessions)
+        gamification_store = SqlGamificationRepository(sessions)
+        award_points = AwardPoints(store=gamification_store, cache=cache)
         sync = SyncSources(
             sources=rest_collections(upstreams),
             writer=writer,
             state=SqlSyncStateRepository(sessions),
             clock=the_clock,
             cache=cache,
+            after_write=award_points.since,
         )
         lock = (
             RedisLeaderLock(redis_client, prefix=f"{prefix}lock:")
@@ -223,6 +228,7 @@ def create_app(
                 writer=writer,
                 clock=the_clock,
                 budget_seconds=settings.refresh_budget_seconds,
+                after_write=award_points.for_user,
             ),
             cohorts=SqlCohortRepository(sessions),
             mastery_params=MasteryParameters(
@@ -230,6 +236,8 @@ def create_app(
                 clock=the_clock,
                 ttl_seconds=settings.bkt_params_cache_seconds,
             ),
+            gamification=gamification_store,
+            award_points=award_points,
         )
         app.state.services = services
         log.info(

@@ -6,12 +6,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from learning_analytics.application.gamification import AwardPoints
 from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import (
     ActivityRepository,
     AuthGateway,
     Clock,
     CohortRepository,
+    GamificationRepository,
     LearnerHistoryRepository,
     MembershipRepository,
     RateLimiter,
@@ -71,4 +73,6 @@ class Services:
     refresh: RefreshLearner
     cohorts: CohortRepository
     mastery_params: MasteryParameters
+    gamification: GamificationRepository
+    award_points: AwardPoints
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -337,6 +337,8 @@ class PointsLedgerRow(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "rule", "source_event"),
         Index(None, "user_id", "awarded_at"),
+        # Leaderboards sum a period's points: a range scan that never visits the table.
+        Index(None, "awarded_at", "user_id", "points"),
     )
 
     id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
