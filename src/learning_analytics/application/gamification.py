@@ -289,8 +289,11 @@ class GetLeaderboard:
     """A ranked page of the scope's points in the period (the organisation's calendar), with
     the caller's own entry even when outside the page; opted-out users are anonymised."""
 
-    def __init__(self, *, store: GamificationRepository, clock: Clock) -> None:
+    def __init__(
+        self, *, store: GamificationRepository, users: UserRepository, clock: Clock
+    ) -> None:
         self._store = store
+        self._users = users
         self._clock = clock
 
     async def execute(
@@ -318,10 +321,11 @@ class GetLeaderboard:
             caller = entry(board.caller)
         elif await self._store.in_scope(caller_id, scope):
             # No points in the period: ranked after everyone who has some.
+            profile = await self._users.get_profile(caller_id)
             caller = LeaderboardEntry(
                 rank=board.participants + 1,
                 user_id=caller_id,
-                display_name=caller_id,
+                display_name=(profile.display_name if profile else None) or caller_id,
                 points=0,
                 is_caller=True,
             )
