@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    or_,
     select,
     union,
     update,
@@ -58,6 +59,7 @@ from learning_analytics.infrastructure.db.tables import (
     PointsLedgerRow,
     PracticeSessionRow,
     SkillProfileRow,
+    TeamRow,
     UserAchievementRow,
     UserRow,
 )
@@ -199,7 +201,14 @@ class SqlGamificationRepository:
     def _members(self, scope: LeaderboardScope) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [UserRow.organization_id == scope.organization_id]
         if scope.department_id is not None:
-            conditions.append(UserRow.department_id == scope.department_id)
+            # A user without a department of their own belongs to their team's department.
+            teams = select(TeamRow.id).where(TeamRow.department_id == scope.department_id)
+            conditions.append(
+                or_(
+                    UserRow.department_id == scope.department_id,
+                    and_(UserRow.department_id.is_(None), UserRow.team_id.in_(teams)),
+                )
+            )
         if scope.course_id is not None:
             enrolled = select(EnrollmentRow.user_id).where(
                 EnrollmentRow.course_id == scope.course_id, EnrollmentRow.withdrawn_at.is_(None)
