@@ -206,9 +206,7 @@ async def test_opted_out_learners_are_anonymous_except_to_themselves(
 ) -> None:
     writer = SqlRecordWriter(session_factory)
     await seed_people(writer, at=MONDAY.astimezone(UTC))
-    await award_points(
-        writer, session_factory, {"a": hours(MONDAY, 2), "b": hours(MONDAY, 1)}
-    )
+    await award_points(writer, session_factory, {"a": hours(MONDAY, 2), "b": hours(MONDAY, 1)})
     store = SqlGamificationRepository(session_factory)
     assert await store.set_leaderboard_visible("a", visible=False)
     assert not await store.set_leaderboard_visible("nobody", visible=False)

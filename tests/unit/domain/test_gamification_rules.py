@@ -73,12 +73,9 @@ def test_default_rule_table_awards_each_kind_of_event() -> None:
 
 def test_an_assessment_passed_again_earns_once() -> None:
     retakes = tuple(
-        AttemptFact(f"a-{i}", "exam-1", T0 + timedelta(days=i), 80.0, passed=True)
-        for i in range(3)
+        AttemptFact(f"a-{i}", "exam-1", T0 + timedelta(days=i), 80.0, passed=True) for i in range(3)
     )
-    awards = derive_awards(
-        LearnerEvents("u", assessments=retakes), rules=RuleTable(), tz=UTC_ZONE
-    )
+    awards = derive_awards(LearnerEvents("u", assessments=retakes), rules=RuleTable(), tz=UTC_ZONE)
     assert [(a.rule, a.source_event, a.awarded_at) for a in awards] == [
         ("assessment_passed", "exam-1", T0)
     ]
@@ -195,7 +192,9 @@ def test_achievements_ignore_what_happens_after_now() -> None:
 
 
 def test_the_points_achievement_is_earned_when_the_running_total_crosses_1000() -> None:
-    awards = [Award("u", "course_completed", f"c-{i}", 100, T0 + timedelta(days=i)) for i in range(12)]
+    awards = [
+        Award("u", "course_completed", f"c-{i}", 100, T0 + timedelta(days=i)) for i in range(12)
+    ]
     statuses = {
         s.achievement.code: s
         for s in evaluate_achievements(
