@@ -258,3 +258,18 @@ async def test_preferences_accept_only_the_callers_own_visibility(
 async def test_preferences_need_authentication(api: Api) -> None:
     response = await api.client.put(f"{BASE}/preferences", json={"leaderboardVisible": False})
     assert response.status_code == 401
+
+
+async def test_openapi_documents_every_gamification_endpoint_with_examples(api: Api) -> None:
+    spec = (await api.client.get("/openapi.json")).json()
+    for path, method in [
+        ("/api/v1/gamification/stats/{userId}", "get"),
+        ("/api/v1/gamification/achievements/{userId}", "get"),
+        ("/api/v1/gamification/leaderboard", "get"),
+        ("/api/v1/gamification/preferences", "put"),
+    ]:
+        assert {"200", "401", "422", "429"} <= set(spec["paths"][path][method]["responses"])
+    schemas = spec["components"]["schemas"]
+    for name in ("StatsResponse", "AchievementsResponse", "LeaderboardResponse"):
+        assert schemas[name]["example"], name
+    assert schemas["PreferencesRequest"]["example"] == {"leaderboardVisible": False}
