@@ -4,7 +4,8 @@ Migrates a fresh PostgreSQL schema (dropped afterwards) and fills it synthetical
 inside the database (`INSERT ... SELECT` over `generate_series`, no sync and no AwardPoints): one
 organisation (Europe/Berlin) with `--learners` learners in 50 departments, and
 `--rows-per-learner` points-ledger rows per learner spread uniformly over the last
-`--history-days` days (rule "lesson_completed", 10 points each). Then `VACUUM ANALYZE`, prints
+`--history-days` days (rule "lesson_completed", 10 points each); secondary indexes are built
+after the fill (`bench/_bulk.py`). Then `VACUUM ANALYZE`, prints
 the query plan, and times the weekly leaderboard exactly as the endpoint computes it
 (`SqlGamificationRepository.leaderboard`: SUM ... GROUP BY over the week's ledger rows, RANK()
 window, top 10 plus the caller's own row; a different caller each time) — uncached (the
@@ -27,6 +28,7 @@ import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from _bulk import fill
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -61,15 +63,12 @@ async def run(database_url: str, *, learners: int, rows: int, days: int, runs: i
     engine = create_engine(database_url, pool_size=2, connect_args=connect_args)
     try:
         started = time.perf_counter()
-        async with engine.begin() as connection:
-            for statement in FILL:
-                await connection.execute(
-                    text(statement), {"learners": learners, "rows": rows, "days": days}
-                )
-        async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("VACUUM ANALYZE points_ledger"))
-            await autocommit.execute(text("VACUUM ANALYZE users"))
+        await fill(
+            engine,
+            FILL,
+            {"learners": learners, "rows": rows, "days": days},
+            ["points_ledger", "users"],
+        )
         print(
             f"filled {learners} learners, {learners * rows:,} ledger rows "
             f"in {time.perf_counter() - started:.1f} s"

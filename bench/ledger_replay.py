@@ -4,7 +4,8 @@ Migrates a fresh PostgreSQL schema (dropped afterwards) and fills it synthetical
 inside the database (`INSERT ... SELECT` over `generate_series`; no sync): `--learners` learners
 of one organisation (Europe/Berlin) and `--events` learning events between them, spread over
 the last year, 60 % of them "completed" (the rest "started"), plus one assessment attempt and
-one practice session per 20 events. Then times the replay from an empty ledger: every learner's
+one practice session per 20 events (secondary indexes built after the fill, `bench/_bulk.py`).
+Then times the replay from an empty ledger: every learner's
 whole history read in batches of 500, awards derived (rule table, daily caps in each learner's
 zone, streak days) and appended with `INSERT ... ON CONFLICT DO NOTHING`. Prints events/s and
 the ledger rows written, then replays again over the full ledger (nothing to add) and prints
@@ -22,6 +23,7 @@ import os
 import time
 import uuid
 
+from _bulk import fill
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -65,12 +67,12 @@ async def run(database_url: str, *, learners: int, events: int) -> None:
     engine = create_engine(database_url, pool_size=2, connect_args=connect_args)
     try:
         started = time.perf_counter()
-        async with engine.begin() as connection:
-            for statement in FILL:
-                await connection.execute(text(statement), {"learners": learners, "events": events})
-        async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("VACUUM ANALYZE"))
+        await fill(
+            engine,
+            FILL,
+            {"learners": learners, "events": events},
+            ["users", "learning_events", "assessment_attempts", "practice_sessions"],
+        )
         total = events + 2 * (events // 20)
         print(
             f"filled {learners:,} learners, {total:,} events "

@@ -25,10 +25,12 @@ from learning_analytics.domain.gamification.achievements import (
 )
 from learning_analytics.domain.gamification.events import LearnerEvents
 from learning_analytics.domain.gamification.leaderboard import (
+    ALL_TIME,
     ANONYMOUS,
     Period,
     PeriodBounds,
     period_bounds,
+    period_start_day,
 )
 from learning_analytics.domain.gamification.levels import Level, level_for
 from learning_analytics.domain.gamification.rules import Award, RuleTable, derive_awards
@@ -242,8 +244,8 @@ class GetStats:
         )
         board = await self._store.leaderboard(
             LeaderboardScope(profile.organization_id),
-            start=None,
-            end=None,
+            period="all",
+            period_start=ALL_TIME,
             limit=0,
             caller_id=user_id,
         )
@@ -300,9 +302,14 @@ class GetLeaderboard:
         self, *, scope: LeaderboardScope, period: Period, limit: int, caller_id: str
     ) -> Leaderboard:
         zone = zone_named(await self._store.organization_timezone(scope.organization_id))
-        bounds = period_bounds(period, now=self._clock.now(), tz=zone)
+        now = self._clock.now()
+        bounds = period_bounds(period, now=now, tz=zone)
         board = await self._store.leaderboard(
-            scope, start=bounds.start, end=bounds.end, limit=limit, caller_id=caller_id
+            scope,
+            period=period,
+            period_start=period_start_day(period, at=now, tz=zone),
+            limit=limit,
+            caller_id=caller_id,
         )
 
         def entry(row: LeaderboardRow) -> LeaderboardEntry:

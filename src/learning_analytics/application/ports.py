@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from learning_analytics.domain.gamification.events import LearnerEvents
+from learning_analytics.domain.gamification.leaderboard import Period
 from learning_analytics.domain.gamification.rules import Award
 from learning_analytics.domain.metrics.learner import LearnerHistory
 from learning_analytics.domain.policy import LearnerFacts
@@ -477,7 +478,8 @@ class GamificationRepository(Protocol):
     async def awards(self, user_ids: Sequence[str]) -> dict[str, list[Award]]: ...
 
     async def append_awards(self, awards: Sequence[Award]) -> int:
-        """Add awards whose (user, rule, source event) is new; return how many were added."""
+        """Add awards whose (user, rule, source event) is new, and their points to the period
+        totals leaderboards rank; return how many were added."""
         ...
 
     async def points(
@@ -490,11 +492,14 @@ class GamificationRepository(Protocol):
         self,
         scope: LeaderboardScope,
         *,
-        start: datetime | None,
-        end: datetime | None,
+        period: Period,
+        period_start: date,
         limit: int,
         caller_id: str | None,
-    ) -> LeaderboardSlice: ...
+    ) -> LeaderboardSlice:
+        """The scope's members ranked by their points of the period starting on
+        `period_start` (a local day of the organisation's zone; see `period_start_day`)."""
+        ...
 
     async def in_scope(self, user_id: str, scope: LeaderboardScope) -> bool: ...
 

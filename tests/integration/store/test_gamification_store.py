@@ -3,7 +3,7 @@ replay equal to incremental awarding, the daily cap, and ranked period sums."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from learning_analytics.application.gamification import AwardPoints, GetLeaderboard
 from learning_analytics.application.ports import LeaderboardScope
+from learning_analytics.domain.gamification.leaderboard import ALL_TIME, PERIODS, period_start_day
 from learning_analytics.domain.records import (
     Course,
     Department,
@@ -24,7 +25,7 @@ from learning_analytics.domain.records import (
 )
 from learning_analytics.infrastructure.db.gamification import SqlGamificationRepository
 from learning_analytics.infrastructure.db.repositories import SqlRecordWriter, SqlUserRepository
-from learning_analytics.infrastructure.db.tables import PointsLedgerRow
+from learning_analytics.infrastructure.db.tables import PointsLedgerRow, PointsPeriodRow
 from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -270,3 +271,46 @@ async def test_a_member_without_points_ranks_after_everyone_with_points(
     assert [(e.rank, e.user_id) for e in board.entries] == [(1, "a")]  # a and b tie; cut at 1
     assert board.caller is not None
     assert (board.caller.rank, board.caller.points, board.caller.display_name) == (3, 0, "Cy")
+
+
+async def test_period_totals_are_the_ledgers_sums_in_the_organisations_zone(
+    session_factory: Sessions,
+) -> None:
+    writer = SqlRecordWriter(session_factory)
+    await seed_people(writer, at=MONDAY.astimezone(UTC))
+    store = SqlGamificationRepository(session_factory)
+    award = AwardPoints(store=store)
+    # Two runs: Sunday 23:59 and Monday 00:01 (Berlin), then more on Monday and a user of org-2.
+    await award_points(writer, session_factory, {"a": [SUNDAY_LATE, MONDAY]})
+    later = [
+        completed("ev-later-a", "a", MONDAY + timedelta(hours=5)),
+        completed("ev-later-x", "x", MONDAY + timedelta(hours=1)),
+    ]
+    await writer.upsert_learning_events(later, source="test", ingested_at=MONDAY.astimezone(UTC))
+    await award.since(MONDAY.astimezone(UTC))
+    await award.replay()  # nothing new: the totals must not move
+
+    homes = {"a": ("org-1", BERLIN), "x": ("org-2", ZoneInfo("UTC"))}
+    expected: dict[tuple[str, str, date, str], int] = {}
+    for user, _, _, points, at in await ledger_rows(session_factory):
+        organization, zone = homes[user]
+        for period in PERIODS:
+            key = (organization, period, period_start_day(period, at=at, tz=zone), user)
+            expected[key] = expected.get(key, 0) + points
+    async with session_factory() as session:
+        rows = await session.execute(
+            select(
+                PointsPeriodRow.organization_id,
+                PointsPeriodRow.period,
+                PointsPeriodRow.period_start,
+                PointsPeriodRow.user_id,
+                PointsPeriodRow.points,
+            )
+        )
+        stored = {(o, p, s, u): n for o, p, s, u, n in rows}
+    assert stored == expected
+    # Sunday 23:59 is in the week of Monday Nov 2; Monday 00:01 opens the week of Nov 9.
+    assert stored["org-1", "week", date(2026, 11, 2), "a"] == 10
+    assert stored["org-1", "week", date(2026, 11, 9), "a"] == 10 + 10 + 5  # + a streak day
+    assert stored["org-1", "all", ALL_TIME, "a"] == 35
+    assert stored["org-2", "week", date(2026, 11, 9), "x"] == 10

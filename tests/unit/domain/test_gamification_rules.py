@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +14,11 @@ from learning_analytics.domain.gamification.events import (
     Occurrence,
     PracticeFact,
 )
-from learning_analytics.domain.gamification.leaderboard import period_bounds
+from learning_analytics.domain.gamification.leaderboard import (
+    ALL_TIME,
+    period_bounds,
+    period_start_day,
+)
 from learning_analytics.domain.gamification.levels import level_for
 from learning_analytics.domain.gamification.rules import (
     Award,
@@ -222,3 +226,13 @@ def test_month_and_all_time_bounds() -> None:
     assert month.end == datetime(2027, 2, 1, tzinfo=TOKYO)
     everything = period_bounds("all", now=now, tz=TOKYO)
     assert (everything.start, everything.end) == (None, None)
+
+
+def test_period_start_days_name_the_period_in_the_organisations_zone() -> None:
+    sunday_late = datetime(2026, 11, 8, 22, 59, tzinfo=UTC)  # Sunday 23:59 in Berlin
+    monday_early = datetime(2026, 11, 8, 23, 1, tzinfo=UTC)  # Monday 00:01 in Berlin
+    assert period_start_day("week", at=sunday_late, tz=BERLIN) == date(2026, 11, 2)
+    assert period_start_day("week", at=monday_early, tz=BERLIN) == date(2026, 11, 9)
+    assert period_start_day("week", at=monday_early, tz=UTC_ZONE) == date(2026, 11, 2)
+    assert period_start_day("month", at=monday_early, tz=BERLIN) == date(2026, 11, 1)
+    assert period_start_day("all", at=monday_early, tz=BERLIN) == ALL_TIME

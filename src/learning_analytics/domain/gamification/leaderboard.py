@@ -1,9 +1,10 @@
 """Leaderboard periods and ranking (SPEC §11).
 
 Periods are calendar periods in the organisation's timezone: the ISO week (Monday 00:00 to the
-next Monday 00:00) or the calendar month containing `now`; "all" has no bounds. Ranking (done
-where the points are summed, in SQL) is competition ranking ("1224"): a learner's rank is 1 +
-the number of learners with strictly more points.
+next Monday 00:00) or the calendar month containing `now`; "all" has no bounds. A period is
+named by its first local day (`period_start_day`; all time by `ALL_TIME`): the key of the
+per-period point totals the leaderboard ranks. Ranking (done in SQL) is competition ranking
+("1224"): a learner's rank is 1 + the number of learners with strictly more points.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
 Period = Literal["week", "month", "all"]
+PERIODS: tuple[Period, ...] = ("week", "month", "all")
 ANONYMOUS = "Anonymous learner"
+ALL_TIME = date(1970, 1, 1)  # the one "period start" of all time
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +41,13 @@ def period_bounds(period: Period, *, now: datetime, tz: tzinfo) -> PeriodBounds:
         following = (first + timedelta(days=32)).replace(day=1)
         return PeriodBounds(_local_midnight(first, tz), _local_midnight(following, tz))
     return PeriodBounds(None, None)
+
+
+def period_start_day(period: Period, *, at: datetime, tz: tzinfo) -> date:
+    """The first local day of the period containing `at` (ALL_TIME for all time)."""
+    day = at.astimezone(tz).date()
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return ALL_TIME

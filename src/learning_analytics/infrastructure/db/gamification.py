@@ -1,16 +1,18 @@
 """SQL of gamification (SPEC §11), one code path for SQLite and PostgreSQL.
 
 The ledger is append-only: awards go in with `INSERT ... ON CONFLICT DO NOTHING` on the
-(user, rule, source event) key, so appending the same award twice stores it once. Leaderboards
-sum the ledger in SQL over the period (`SUM ... GROUP BY` with a time filter) and rank with a
-window function; no list of people is loaded into Python.
+(user, rule, source event) key, so appending the same award twice stores it once. The rows
+actually added (`RETURNING`) are summed per user into their week, month and all-time totals
+(`points_periods`, in the organisation's timezone) in the same transaction, so the totals are
+always the ledger's sums. Leaderboards rank those totals in SQL (a window function over one row
+per member); no list of people is loaded into Python.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -28,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from learning_analytics.application.gamification import zone_named
 from learning_analytics.application.ports import (
     LeaderboardRow,
     LeaderboardScope,
@@ -39,6 +42,7 @@ from learning_analytics.domain.gamification.events import (
     Occurrence,
     PracticeFact,
 )
+from learning_analytics.domain.gamification.leaderboard import PERIODS, Period, period_start_day
 from learning_analytics.domain.gamification.rules import Award
 from learning_analytics.infrastructure.db.repositories import (
     MAX_ROWS_PER_CHUNK,
@@ -57,6 +61,7 @@ from learning_analytics.infrastructure.db.tables import (
     LearningEventRow,
     OrganizationRow,
     PointsLedgerRow,
+    PointsPeriodRow,
     PracticeSessionRow,
     SkillProfileRow,
     TeamRow,
@@ -162,7 +167,7 @@ class SqlGamificationRepository:
             }
             for a in awards
         ]
-        added = 0
+        added: list[tuple[str, int, datetime]] = []
         async with self._sessions.begin() as session:
             dialect = _dialect(session)
             for chunk in _chunks(rows, MAX_ROWS_PER_CHUNK):
@@ -170,10 +175,11 @@ class SqlGamificationRepository:
                     _insert(dialect, table)
                     .values(list(chunk))
                     .on_conflict_do_nothing(index_elements=["user_id", "rule", "source_event"])
+                    .returning(table.c.user_id, table.c.points, table.c.awarded_at)
                 )
-                result = await session.execute(statement)
-                added += _rowcount(result)
-        return added
+                added.extend(tuple(row) for row in await session.execute(statement))
+            await _add_to_periods(session, added)
+        return len(added)
 
     # ---------------------------------------------------------------------------------------
     # Reading the ledger
@@ -220,22 +226,22 @@ class SqlGamificationRepository:
         self,
         scope: LeaderboardScope,
         *,
-        start: datetime | None,
-        end: datetime | None,
+        period: Period,
+        period_start: date,
         limit: int,
         caller_id: str | None,
     ) -> LeaderboardSlice:
-        ledger = PointsLedgerRow
-        window: list[ColumnElement[bool]] = []
-        if start is not None:
-            window.append(ledger.awarded_at >= start)
-        if end is not None:
-            window.append(ledger.awarded_at < end)
+        totals_row = PointsPeriodRow
+        window: list[ColumnElement[bool]] = [
+            totals_row.organization_id == scope.organization_id,
+            totals_row.period == period,
+            totals_row.period_start == period_start,
+            totals_row.points > 0,
+        ]
         totals = (
-            select(ledger.user_id, func.sum(ledger.points).label("points"))
-            .join(UserRow, UserRow.id == ledger.user_id)
+            select(totals_row.user_id, totals_row.points)
+            .join(UserRow, UserRow.id == totals_row.user_id)
             .where(*self._members(scope), *window)
-            .group_by(ledger.user_id)
             .cte("totals")
         )
         ranked = select(
@@ -283,10 +289,10 @@ class SqlGamificationRepository:
     async def _participants(
         self, scope: LeaderboardScope, window: Sequence[ColumnElement[bool]]
     ) -> int:
-        ledger = PointsLedgerRow
         query = (
-            select(func.count(func.distinct(ledger.user_id)))
-            .join(UserRow, UserRow.id == ledger.user_id)
+            select(func.count())
+            .select_from(PointsPeriodRow)
+            .join(UserRow, UserRow.id == PointsPeriodRow.user_id)
             .where(*self._members(scope), *window)
         )
         async with self._sessions() as session:
@@ -351,6 +357,45 @@ class SqlGamificationRepository:
             )
             result = await session.execute(statement)
         return _rowcount(result)
+
+
+async def _add_to_periods(
+    session: AsyncSession, added: Sequence[tuple[str, int, datetime]]
+) -> None:
+    """Add the points of new ledger rows to their week, month and all-time totals, in the
+    periods of each user's organisation (its timezone)."""
+    if not added:
+        return
+    homes: dict[str, tuple[str, str | None]] = {}
+    for chunk in _chunks(sorted({user for user, _, _ in added}), MAX_ROWS_PER_CHUNK):
+        query = (
+            select(UserRow.id, UserRow.organization_id, OrganizationRow.timezone)
+            .outerjoin(OrganizationRow, OrganizationRow.id == UserRow.organization_id)
+            .where(UserRow.id.in_(chunk))
+        )
+        homes.update((user, (org, zone)) for user, org, zone in await session.execute(query))
+    totals: dict[tuple[str, str, date, str], int] = defaultdict(int)
+    for user, points, at in added:
+        if user not in homes:
+            continue  # not (yet) known to the store: no organisation to rank in
+        organization, zone_name = homes[user]
+        zone = zone_named(zone_name)
+        for period in PERIODS:
+            start = period_start_day(period, at=at, tz=zone)
+            totals[organization, period, start, user] += points
+    table = _table(PointsPeriodRow)
+    rows = [
+        {"organization_id": o, "period": p, "period_start": s, "user_id": u, "points": n}
+        for (o, p, s, u), n in sorted(totals.items())
+    ]
+    for chunk in _chunks(rows, MAX_ROWS_PER_CHUNK):
+        statement = _insert(_dialect(session), table).values(list(chunk))
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["organization_id", "period", "period_start", "user_id"],
+                set_={"points": table.c.points + statement.excluded.points},
+            )
+        )
 
 
 def _rowcount(result: Result[Any]) -> int:
