@@ -238,12 +238,7 @@ class SqlGamificationRepository:
             totals_row.period_start == period_start,
             totals_row.points > 0,
         ]
-        totals = (
-            select(totals_row.user_id, totals_row.points)
-            .join(UserRow, UserRow.id == totals_row.user_id)
-            .where(*self._members(scope), *window)
-            .cte("totals")
-        )
+        totals = self._totals(scope, window).cte("totals")
         ranked = select(
             totals.c.user_id,
             totals.c.points,
@@ -286,15 +281,22 @@ class SqlGamificationRepository:
         top = tuple(entry for entry in entries if entry.rank <= limit)[:limit]
         return LeaderboardSlice(top=top, participants=participants, caller=caller)
 
+    def _totals(
+        self, scope: LeaderboardScope, window: Sequence[ColumnElement[bool]]
+    ) -> Select[str, int]:
+        """The scope's (user, points) of the period. The organisation's board needs no join:
+        its totals are the points earned in the organisation."""
+        query = select(PointsPeriodRow.user_id, PointsPeriodRow.points).where(*window)
+        if scope.department_id is not None or scope.course_id is not None:
+            query = query.join(UserRow, UserRow.id == PointsPeriodRow.user_id).where(
+                *self._members(scope)
+            )
+        return query
+
     async def _participants(
         self, scope: LeaderboardScope, window: Sequence[ColumnElement[bool]]
     ) -> int:
-        query = (
-            select(func.count())
-            .select_from(PointsPeriodRow)
-            .join(UserRow, UserRow.id == PointsPeriodRow.user_id)
-            .where(*self._members(scope), *window)
-        )
+        query = select(func.count()).select_from(self._totals(scope, window).subquery())
         async with self._sessions() as session:
             return int(await session.scalar(query) or 0)
 

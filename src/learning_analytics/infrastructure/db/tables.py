@@ -354,7 +354,10 @@ class PointsPeriodRow(Base):
     all time: 1970-01-01). Leaderboards rank these totals."""
 
     __tablename__ = "points_periods"
-    __table_args__ = (Index(None, "organization_id", "period", "period_start", "points"),)
+    # Covering, in rank order: a board is one index-only range scan.
+    __table_args__ = (
+        Index(None, "organization_id", "period", "period_start", "points", "user_id"),
+    )
 
     organization_id: Mapped[str] = mapped_column(primary_key=True)
     period: Mapped[str] = mapped_column(primary_key=True)  # week | month | all

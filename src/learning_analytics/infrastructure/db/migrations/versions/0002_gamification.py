@@ -6,8 +6,8 @@ Create Date: 2026-11-27 00:00:00
 
 `points_periods` keeps, next to the append-only ledger, each user's points per week, month and
 all time of their organisation (written in the ledger's transaction). A leaderboard reads one
-row per member from the (organisation, period, period start, points) index instead of summing
-the period's ledger rows.
+row per member from the covering (organisation, period, period start, points, user) index
+instead of summing the period's ledger rows.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-INDEX = "ix_points_periods_organization_id_period_period_start_points"
+INDEX = "ix_points_periods_organization_id_period_period_start_points_user_id"
 
 
 def upgrade() -> None:
@@ -38,7 +38,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        op.f(INDEX), "points_periods", ["organization_id", "period", "period_start", "points"]
+        op.f(INDEX),
+        "points_periods",
+        ["organization_id", "period", "period_start", "points", "user_id"],
     )
 
 
