@@ -237,11 +237,24 @@ async def _demo(
     )
     try:
         await _sync(api_settings)
+        await _award_everyone(api_settings)
         _print_logins(population, api_url=f"http://{host}:{port}", sim_url=sim_url)
         await _server(create_app(api_settings), host=host, port=port).serve()
     finally:
         simulator.should_exit = True
         await simulator_task
+
+
+async def _award_everyone(settings: Settings) -> None:
+    """Points for every learner in the store (a full replay adds only what is missing), so a
+    demo store synced before gamification existed gets its ledger too."""
+    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
+    try:
+        store = SqlGamificationRepository(create_session_factory(engine))
+        report = await AwardPoints(store=store).replay()
+    finally:
+        await engine.dispose()
+    console.print(f"points: {report.added} new awards for {report.users} users")
 
 
 def _print_logins(population: Population, *, api_url: str, sim_url: str) -> None:
