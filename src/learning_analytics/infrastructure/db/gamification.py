@@ -170,14 +170,16 @@ class SqlGamificationRepository:
         added: list[tuple[str, int, datetime]] = []
         async with self._sessions.begin() as session:
             dialect = _dialect(session)
+            # One statement compiled once, sent in multi-row batches by SQLAlchemy
+            # ("insertmanyvalues"); RETURNING yields only the rows the conflict did not skip.
+            statement = (
+                _insert(dialect, table)
+                .on_conflict_do_nothing(index_elements=["user_id", "rule", "source_event"])
+                .returning(table.c.user_id, table.c.points, table.c.awarded_at)
+            )
             for chunk in _chunks(rows, MAX_ROWS_PER_CHUNK):
-                statement = (
-                    _insert(dialect, table)
-                    .values(list(chunk))
-                    .on_conflict_do_nothing(index_elements=["user_id", "rule", "source_event"])
-                    .returning(table.c.user_id, table.c.points, table.c.awarded_at)
-                )
-                added.extend(tuple(row) for row in await session.execute(statement))
+                result = await session.execute(statement, list(chunk))
+                added.extend(tuple(row) for row in result)
             await _add_to_periods(session, added)
         return len(added)
 
@@ -390,14 +392,13 @@ async def _add_to_periods(
         {"organization_id": o, "period": p, "period_start": s, "user_id": u, "points": n}
         for (o, p, s, u), n in sorted(totals.items())
     ]
+    statement = _insert(_dialect(session), table)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["organization_id", "period", "period_start", "user_id"],
+        set_={"points": table.c.points + statement.excluded.points},
+    )
     for chunk in _chunks(rows, MAX_ROWS_PER_CHUNK):
-        statement = _insert(_dialect(session), table).values(list(chunk))
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["organization_id", "period", "period_start", "user_id"],
-                set_={"points": table.c.points + statement.excluded.points},
-            )
-        )
+        await session.execute(upsert, list(chunk))
 
 
 def _rowcount(result: Result[Any]) -> int:
