@@ -49,7 +49,7 @@ FILL = [
     "INSERT INTO assessment_attempts (id, user_id, course_id, assessment_id, score_pct, passed, "
     "submitted_at, source, ingested_at) "
     "SELECT 'at-' || e, 'u-' || lpad((e % :learners + 1)::text, 6, '0'), 'c-' || (e % 40), "
-    "'exam-' || (e % 40), (e * 7919 % 101)::float, e * 7919 % 101 >= 60, "
+    "'exam-' || (e % 40), (e::bigint * 7919 % 101)::float, e::bigint * 7919 % 101 >= 60, "
     "now() - random() * interval '365 days', 'bench', now() "
     "FROM generate_series(1, :events / 20) AS e",
     "INSERT INTO practice_sessions (id, user_id, started_at, completed, won, seconds, source, "
