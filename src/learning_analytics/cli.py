@@ -15,6 +15,7 @@ from rich.table import Table
 from learning_analytics.application.gamification import AwardPoints
 from learning_analytics.application.sync import SourceReport, SyncSources
 from learning_analytics.config import ConfigurationError, Settings, get_settings
+from learning_analytics.domain.gamification.rules import RuleTable
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache
 from learning_analytics.infrastructure.db import migrate as migrations
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
@@ -115,7 +116,11 @@ async def _sync(settings: Settings) -> list[SourceReport]:
             state=SqlSyncStateRepository(sessions),
             clock=SystemClock(),
             cache=cache,
-            after_write=AwardPoints(store=SqlGamificationRepository(sessions), cache=cache).since,
+            after_write=AwardPoints(
+                store=SqlGamificationRepository(sessions),
+                rules=RuleTable.with_overrides(settings.gamification_rules),
+                cache=cache,
+            ).since,
         )
         with Progress(
             TextColumn("[bold]sync[/bold] {task.description:<34}"),
@@ -251,7 +256,8 @@ async def _award_everyone(settings: Settings) -> None:
     engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
     try:
         store = SqlGamificationRepository(create_session_factory(engine))
-        report = await AwardPoints(store=store).replay()
+        rules = RuleTable.with_overrides(settings.gamification_rules)
+        report = await AwardPoints(store=store, rules=rules).replay()
     finally:
         await engine.dispose()
     console.print(f"points: {report.added} new awards for {report.users} users")

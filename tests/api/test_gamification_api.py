@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from learning_analytics.config import ConfigurationError
 from learning_analytics.domain.gamification.leaderboard import period_bounds
 from learning_analytics.domain.records import LearningEvent
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
@@ -273,3 +274,13 @@ async def test_openapi_documents_every_gamification_endpoint_with_examples(api: 
     for name in ("StatsResponse", "AchievementsResponse", "LeaderboardResponse"):
         assert schemas[name]["example"], name
     assert schemas["PreferencesRequest"]["example"] == {"leaderboardVisible": False}
+
+
+async def test_the_rule_table_is_configurable_and_checked(api_factory: Any) -> None:
+    async with api_factory(GAMIFICATION_RULES={"lesson_completed": {"points": 7}}) as custom:
+        await award_everyone(custom)
+        response = await custom.client.get(f"{BASE}/stats/l-1", headers=custom.auth("l-1"))
+        assert response.json()["data"]["totalPoints"] == 4 * 7 + 2 * 5
+    with pytest.raises(ConfigurationError, match="unknown gamification rules"):
+        async with api_factory(GAMIFICATION_RULES={"logins": {"points": 1}}):
+            pass

@@ -22,7 +22,13 @@ from learning_analytics.application.ports import AuthGateway, Clock, LeaderLock,
 from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.application.sync import SyncSources, sync_as_leader
-from learning_analytics.config import Settings, check_production_safety, resolve_signing_secret
+from learning_analytics.config import (
+    ConfigurationError,
+    Settings,
+    check_production_safety,
+    resolve_signing_secret,
+)
+from learning_analytics.domain.gamification.rules import RuleTable
 from learning_analytics.infrastructure.auth.revocation import (
     MemoryTokenRevocationStore,
     RedisTokenRevocationStore,
@@ -130,6 +136,10 @@ def create_app(
     secret = signing_secret or resolve_signing_secret(settings)
     metrics = Metrics()
     the_clock: Clock = clock or SystemClock()
+    try:
+        rules = RuleTable.with_overrides(settings.gamification_rules)
+    except ValueError as exc:
+        raise ConfigurationError(f"GAMIFICATION_RULES: {exc}") from exc
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -162,7 +172,11 @@ def create_app(
         )
         writer = SqlRecordWriter(sessions)
         gamification_store = SqlGamificationRepository(sessions)
-        award_points = AwardPoints(store=gamification_store, cache=cache)
+        award_points = AwardPoints(
+            store=gamification_store,
+            rules=rules,
+            cache=cache,
+        )
         sync = SyncSources(
             sources=rest_collections(upstreams),
             writer=writer,
