@@ -18,6 +18,7 @@ from learning_analytics.domain.gamification.leaderboard import (
     ALL_TIME,
     period_bounds,
     period_start_day,
+    period_start_days,
 )
 from learning_analytics.domain.gamification.levels import level_for
 from learning_analytics.domain.gamification.rules import (
@@ -236,3 +237,12 @@ def test_period_start_days_name_the_period_in_the_organisations_zone() -> None:
     assert period_start_day("week", at=monday_early, tz=UTC_ZONE) == date(2026, 11, 2)
     assert period_start_day("month", at=monday_early, tz=BERLIN) == date(2026, 11, 1)
     assert period_start_day("all", at=monday_early, tz=BERLIN) == ALL_TIME
+
+
+def test_every_period_of_an_instant_at_once() -> None:
+    monday_early = datetime(2026, 11, 8, 23, 1, tzinfo=UTC)  # Monday 00:01 in Berlin
+    assert period_start_days(at=monday_early, tz=BERLIN) == (
+        ("week", date(2026, 11, 9)),
+        ("month", date(2026, 11, 1)),
+        ("all", ALL_TIME),
+    )

@@ -43,11 +43,20 @@ def period_bounds(period: Period, *, now: datetime, tz: tzinfo) -> PeriodBounds:
     return PeriodBounds(None, None)
 
 
-def period_start_day(period: Period, *, at: datetime, tz: tzinfo) -> date:
-    """The first local day of the period containing `at` (ALL_TIME for all time)."""
-    day = at.astimezone(tz).date()
+def _start_of(period: Period, day: date) -> date:
     if period == "week":
         return day - timedelta(days=day.weekday())
     if period == "month":
         return day.replace(day=1)
     return ALL_TIME
+
+
+def period_start_day(period: Period, *, at: datetime, tz: tzinfo) -> date:
+    """The first local day of the period containing `at` (ALL_TIME for all time)."""
+    return _start_of(period, at.astimezone(tz).date())
+
+
+def period_start_days(*, at: datetime, tz: tzinfo) -> tuple[tuple[Period, date], ...]:
+    """Every period containing `at`, each with its first local day."""
+    day = at.astimezone(tz).date()
+    return tuple((period, _start_of(period, day)) for period in PERIODS)

@@ -42,7 +42,7 @@ from learning_analytics.domain.gamification.events import (
     Occurrence,
     PracticeFact,
 )
-from learning_analytics.domain.gamification.leaderboard import PERIODS, Period, period_start_day
+from learning_analytics.domain.gamification.leaderboard import Period, period_start_days
 from learning_analytics.domain.gamification.rules import Award
 from learning_analytics.infrastructure.db.repositories import (
     MAX_ROWS_PER_CHUNK,
@@ -378,14 +378,13 @@ async def _add_to_periods(
             .where(UserRow.id.in_(chunk))
         )
         homes.update((user, (org, zone)) for user, org, zone in await session.execute(query))
+    zones = {name: zone_named(name) for _, name in homes.values()}
     totals: dict[tuple[str, str, date, str], int] = defaultdict(int)
     for user, points, at in added:
         if user not in homes:
             continue  # not (yet) known to the store: no organisation to rank in
         organization, zone_name = homes[user]
-        zone = zone_named(zone_name)
-        for period in PERIODS:
-            start = period_start_day(period, at=at, tz=zone)
+        for period, start in period_start_days(at=at, tz=zones[zone_name]):
             totals[organization, period, start, user] += points
     table = _table(PointsPeriodRow)
     rows = [
