@@ -15,14 +15,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from learning_analytics.application.gamification import AwardPoints
 from learning_analytics.application.predictive_model import ModelCard
 from learning_analytics.application.sync import SourceReport, SyncSources
 from learning_analytics.config import ConfigurationError, Settings, get_settings
+from learning_analytics.domain.gamification.rules import RuleTable
 from learning_analytics.domain.metrics.learner import LearnerHistory
 from learning_analytics.domain.predictive.features import training_examples
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache
 from learning_analytics.infrastructure.db import migrate as migrations
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
+from learning_analytics.infrastructure.db.gamification import SqlGamificationRepository
 from learning_analytics.infrastructure.db.repositories import (
     SqlRecordWriter,
     SqlSyncStateRepository,
@@ -144,6 +147,11 @@ async def _sync(settings: Settings) -> list[SourceReport]:
             clock=SystemClock(),
             cache=cache,
             concurrency=transport.concurrency,
+            after_write=AwardPoints(
+                store=SqlGamificationRepository(sessions),
+                rules=RuleTable.with_overrides(settings.gamification_rules),
+                cache=cache,
+            ).since,
         )
         with Progress(
             TextColumn("[bold]sync[/bold] {task.description:<34}"),
@@ -299,6 +307,7 @@ async def _demo(
     )
     try:
         await _sync(api_settings)
+        await _award_everyone(api_settings)
         _print_logins(population, api_url=f"http://{host}:{port}", sim_url=sim_url)
         await _server(create_app(api_settings), host=host, port=port).serve()
     finally:
@@ -325,6 +334,19 @@ def _demo_educore(settings: Settings, *, sim_url: str) -> tuple[dict[str, str], 
         "coordinator_public_key": coordinator_public,
         "educore_directory_token": token,
     }, config
+
+
+async def _award_everyone(settings: Settings) -> None:
+    """Points for every learner in the store (a full replay adds only what is missing), so a
+    demo store synced before gamification existed gets its ledger too."""
+    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
+    try:
+        store = SqlGamificationRepository(create_session_factory(engine))
+        rules = RuleTable.with_overrides(settings.gamification_rules)
+        report = await AwardPoints(store=store, rules=rules).replay()
+    finally:
+        await engine.dispose()
+    console.print(f"points: {report.added} new awards for {report.users} users")
 
 
 def _print_logins(population: Population, *, api_url: str, sim_url: str) -> None:

@@ -181,6 +181,11 @@ class Settings(BaseSettings):
     bkt_params_cache_seconds: float = Field(
         default=6 * 3600.0, ge=0, validation_alias="BKT_PARAMS_CACHE_SECONDS"
     )
+    # Changes to the points rule table (docs/gamification.md), as JSON:
+    # {"lesson_completed": {"points": 15, "daily_cap": 10}}
+    gamification_rules: dict[str, dict[str, int]] = Field(
+        default_factory=dict, validation_alias="GAMIFICATION_RULES"
+    )
 
     # Requests, privacy, operations
     max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="MAX_BODY_BYTES")

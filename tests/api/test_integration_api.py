@@ -324,3 +324,24 @@ async def test_signed_course_builder_envelope_is_stored_as_verified(
         body, headers = signed(request, private)
         assert (await api.client.post(PATH, content=body, headers=headers)).status_code == 200
     assert [row[4] for row in await feedback_rows(world)] == ["course_builder:push"]
+
+
+async def test_a_feedback_push_awards_the_learners_feedback_points(api: Api) -> None:
+    stats = "/api/v1/gamification/stats/l-1"
+    headers = {**api.auth("l-1"), "Cache-Control": "no-cache"}
+    await api.app.state.services.award_points.for_user("l-1")  # what a sync would have done
+    before = (await api.client.get(stats, headers=headers)).json()["data"]["totalPoints"]
+    payload = {
+        "course_id": "c-1",
+        "feedback": {
+            "feedbacks": [
+                {"learner_id": "l-1", "rating": 4, "submitted_at": "2026-01-05T10:00:00Z"}
+            ]
+        },
+        "action": "send_course_analytics",
+    }
+    form = urlencode({"serviceName": "LearningAnalytics", "payload": json.dumps(payload)})
+    assert (await api.client.post(PATH, content=form, headers=FORM)).status_code == 200
+    after = (await api.client.get(stats, headers=headers)).json()["data"]["totalPoints"]
+    assert before > 0
+    assert after == before + 5  # SPEC §11: feedback 5

@@ -82,3 +82,10 @@ def test_invalid_values_are_refused() -> None:
         settings(APP_ENV="staging")
     with pytest.raises(ValueError, match=r"DATABASE_SCHEMA|database_schema"):
         settings(DATABASE_SCHEMA="bad schema; drop")
+
+
+def test_gamification_rules_are_read_as_json_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GAMIFICATION_RULES", '{"lesson_completed": {"points": 15}}')
+    assert Settings().gamification_rules == {"lesson_completed": {"points": 15}}

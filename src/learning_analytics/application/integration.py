@@ -10,6 +10,7 @@ are taken only from the allow-list, only as pushes, and their rows are marked un
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,6 +25,7 @@ from learning_analytics.application.ports import (
     UserRepository,
 )
 from learning_analytics.application.serving import GLOBAL_SCOPE
+from learning_analytics.domain.gamification.achievements import CATALOGUE
 from learning_analytics.domain.integration import (
     Activity,
     EmployeeProgress,
@@ -101,8 +103,14 @@ def refused(message: InboundMessage | None, status: int, reason: str) -> Outcome
     return Outcome(status, envelope)
 
 
+ACHIEVEMENT_NAMES = {achievement.code: achievement.name for achievement in CATALOGUE}
+
+
 def achievement_name(code: str) -> str:
-    """ "first-course" → "First course" (the catalogue's own names replace this when known)."""
+    """The catalogue's name of an achievement ("streak_7" → "Week streak"); a code the
+    catalogue no longer has reads as words ("old_badge" → "Old badge")."""
+    if code in ACHIEVEMENT_NAMES:
+        return ACHIEVEMENT_NAMES[code]
     words = code.replace("_", " ").replace("-", " ").strip()
     return words[:1].upper() + words[1:]
 
@@ -184,6 +192,7 @@ class HandleInbound:
         platform: PlatformRepository,
         cache: ResponseCache | None,
         clock: Clock,
+        after_write: Callable[[Sequence[str]], Awaitable[object]] | None = None,
     ) -> None:
         self._writer = writer
         self._users = users
@@ -191,6 +200,7 @@ class HandleInbound:
         self._platform = platform
         self._cache = cache
         self._clock = clock
+        self._after_write = after_write  # gamification awards the learners' points
 
     async def execute(self, message: InboundMessage, *, kind: Request, verified: bool) -> Outcome:
         try:
@@ -226,6 +236,8 @@ class HandleInbound:
             await self._writer.bump_data_version(GLOBAL_SCOPE)
             if self._cache is not None:
                 await self._cache.bump_data_version(GLOBAL_SCOPE)
+            if self._after_write is not None:
+                await self._after_write(sorted({record.user_id for record in records}))
         # Course Builder reads nothing back: the envelope with an empty response.
         return Outcome(200, message.answer({}))
 

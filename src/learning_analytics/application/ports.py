@@ -6,11 +6,14 @@ or memory and Redis), and one contract test suite parametrised over them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
+from learning_analytics.domain.gamification.events import LearnerEvents
+from learning_analytics.domain.gamification.leaderboard import Period
+from learning_analytics.domain.gamification.rules import Award
 from learning_analytics.domain.integration import PlatformStatistics
 from learning_analytics.domain.metrics.learner import LearnerHistory
 from learning_analytics.domain.metrics.organization import (
@@ -545,4 +548,95 @@ class OrganizationAnalyticsRepository(Protocol):
 
     async def last_sync_at(self) -> datetime | None:
         """When a sync last succeeded (the data's age), None when nothing was synced."""
+
+
+# --------------------------------------------------------------------------------------------
+# Gamification (SPEC §11)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardRow:
+    rank: int
+    user_id: str
+    display_name: str | None
+    visible: bool  # the user's leaderboard preference
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardScope:
+    """Who competes: an organisation's users, optionally only a department's or a course's
+    (enrolled, not withdrawn)."""
+
+    organization_id: str
+    department_id: str | None = None
+    course_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardSlice:
+    top: tuple[LeaderboardRow, ...]  # ranked, at most `limit` rows
+    participants: int  # users of the scope with points in the period
+    caller: LeaderboardRow | None  # the caller's row when they have points in the period
+
+
+class GamificationRepository(Protocol):
+    """The points ledger, achievements and leaderboard preference (SQL on both databases)."""
+
+    async def users_touched_since(self, since: datetime) -> list[str]:
+        """Users with any gamification-relevant row ingested at or after `since`."""
+        ...
+
+    async def user_ids_after(self, after: str | None, *, limit: int) -> list[str]:
+        """Every user id in id order, a page at a time (for a full replay)."""
+        ...
+
+    async def learner_events(self, user_ids: Sequence[str]) -> dict[str, LearnerEvents]: ...
+
+    async def timezones(self, user_ids: Sequence[str]) -> dict[str, str | None]:
+        """Each user's timezone, else their organisation's (None: neither is known)."""
+        ...
+
+    async def awards(self, user_ids: Sequence[str]) -> dict[str, list[Award]]: ...
+
+    async def append_awards(self, awards: Sequence[Award]) -> int:
+        """Add awards whose (user, rule, source event) is new, and their points to the period
+        totals leaderboards rank; return how many were added."""
+        ...
+
+    async def points(
+        self, user_id: str, *, periods: Sequence[tuple[datetime, datetime]]
+    ) -> tuple[int, list[int]]:
+        """The user's all-time points and their points within each [start, end)."""
+        ...
+
+    async def leaderboard(
+        self,
+        scope: LeaderboardScope,
+        *,
+        period: Period,
+        period_start: date,
+        limit: int,
+        caller_id: str | None,
+    ) -> LeaderboardSlice:
+        """The scope's members ranked by their points of the period starting on
+        `period_start` (a local day of the organisation's zone; see `period_start_day`)."""
+        ...
+
+    async def in_scope(self, user_id: str, scope: LeaderboardScope) -> bool: ...
+
+    async def organization_timezone(self, organization_id: str) -> str | None: ...
+
+    async def department_organization(self, department_id: str) -> str | None: ...
+
+    async def course_organization(self, course_id: str) -> str | None: ...
+
+    async def set_leaderboard_visible(self, user_id: str, *, visible: bool) -> bool:
+        """False when the user is unknown to the store."""
+        ...
+
+    async def earned_achievements(self, user_id: str) -> dict[str, datetime]: ...
+
+    async def record_achievements(self, user_id: str, earned: Mapping[str, datetime]) -> int:
+        """Keep newly earned achievements (an achievement once recorded keeps its date)."""
         ...

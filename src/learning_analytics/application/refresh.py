@@ -2,13 +2,14 @@
 that serves per-user reads, within a latency budget. What answers in time is written to the
 store (its reply archived as received, like the sync's); what does not is left for the next
 refresh (or the scheduled sync), and the report says so, so the answer built on it can be
-marked as not fully fresh.
+marked as not fully fresh. When rows were written, the `after_write` hook runs for the learner
+(gamification awards their points, SPEC §11).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -38,11 +39,13 @@ class RefreshLearner:
         writer: RecordWriter,
         clock: Clock,
         budget_seconds: float = 1.5,
+        after_write: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self._sources = sources
         self._writer = writer
         self._clock = clock
         self._budget = budget_seconds
+        self._after_write = after_write
 
     async def execute(self, user_id: str, *, request_id: str | None = None) -> RefreshReport:
         tasks = {
@@ -76,4 +79,6 @@ class RefreshLearner:
             )
             rows += await source.write(self._writer, page, ingested_at=now)
             refreshed.append(source.name)
+        if rows and self._after_write is not None:
+            await self._after_write(user_id)
         return RefreshReport(refreshed=tuple(refreshed), missing=tuple(missing), rows=rows)

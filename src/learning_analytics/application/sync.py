@@ -4,8 +4,9 @@ Per source: resume from its stored state (`since` watermark and, after an interr
 page cursor), read page after page, archive each raw reply, upsert its records, and store the
 cursor after every page — so a failure part-way resumes where it stopped. When a source is
 read to the end, the newest `updatedAt` seen becomes the next run's `since`. A failing source
-is recorded and skipped; the others go on. When anything was written, the data version is
-bumped so cached answers computed from older data are not served as fresh.
+is recorded and skipped; the others go on. When anything was written, the `after_write` hook
+runs (gamification awards points for what arrived, SPEC §11) and the data version is bumped so
+cached answers computed from older data are not served as fresh.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -78,6 +79,7 @@ class SyncSources:
         clock: Clock,
         cache: ResponseCache | None = None,
         concurrency: int = 3,
+        after_write: Callable[[datetime], Awaitable[object]] | None = None,
     ) -> None:
         self.sources = tuple(sources)
         self._writer = writer
@@ -85,8 +87,10 @@ class SyncSources:
         self._clock = clock
         self._cache = cache
         self._concurrency = concurrency
+        self._after_write = after_write  # called with the round's start: rows since are new
 
     async def execute(self, *, progress: ProgressCallback | None = None) -> list[SourceReport]:
+        started = self._clock.now()
         gate = asyncio.Semaphore(self._concurrency)
         round_id = f"sync-{uuid.uuid4().hex}"  # sent as X-Request-ID: one id per round
 
@@ -96,6 +100,8 @@ class SyncSources:
 
         reports = list(await asyncio.gather(*(one(source) for source in self.sources)))
         if any(report.rows for report in reports):
+            if self._after_write is not None:
+                await self._after_write(started)
             await self._writer.bump_data_version(GLOBAL_SCOPE)
             if self._cache is not None:
                 await self._cache.bump_data_version(GLOBAL_SCOPE)

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from learning_analytics.application.authorization import CachedMembershipRepository
+from learning_analytics.application.gamification import AwardPoints
 from learning_analytics.application.integration import HandleInbound
 from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import AuthGateway, Clock, LeaderLock, ResponseCache
@@ -23,7 +24,13 @@ from learning_analytics.application.predictive import Scorer
 from learning_analytics.application.refresh import RefreshLearner
 from learning_analytics.application.serving import ServingPipeline
 from learning_analytics.application.sync import SyncSources, sync_as_leader
-from learning_analytics.config import Settings, check_production_safety, resolve_signing_secret
+from learning_analytics.config import (
+    ConfigurationError,
+    Settings,
+    check_production_safety,
+    resolve_signing_secret,
+)
+from learning_analytics.domain.gamification.rules import RuleTable
 from learning_analytics.infrastructure.auth.revalidation import CoordinatorTokenRevalidator
 from learning_analytics.infrastructure.auth.revocation import (
     MemoryTokenRevocationStore,
@@ -36,6 +43,7 @@ from learning_analytics.infrastructure.db.analytics import SqlAnalyticsRepositor
 from learning_analytics.infrastructure.db.cohorts import SqlCohortRepository
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.evidence import SqlSkillEvidenceRepository
+from learning_analytics.infrastructure.db.gamification import SqlGamificationRepository
 from learning_analytics.infrastructure.db.histories import SqlLearnerHistoryRepository
 from learning_analytics.infrastructure.db.platform import SqlPlatformRepository
 from learning_analytics.infrastructure.db.prediction_feedback import SqlPredictionFeedbackRepository
@@ -149,6 +157,10 @@ def create_app(
     secret = signing_secret or resolve_signing_secret(settings)
     metrics = Metrics()
     the_clock: Clock = clock or SystemClock()
+    try:
+        rules = RuleTable.with_overrides(settings.gamification_rules)
+    except ValueError as exc:
+        raise ConfigurationError(f"GAMIFICATION_RULES: {exc}") from exc
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -178,6 +190,12 @@ def create_app(
         )  # rest or educore (UPSTREAM_TRANSPORT)
         upstreams = transport.registry
         writer = SqlRecordWriter(sessions)
+        gamification_store = SqlGamificationRepository(sessions)
+        award_points = AwardPoints(
+            store=gamification_store,
+            rules=rules,
+            cache=cache,
+        )
         sync = SyncSources(
             sources=transport.sources,
             writer=writer,
@@ -185,6 +203,7 @@ def create_app(
             clock=the_clock,
             cache=cache,
             concurrency=transport.concurrency,
+            after_write=award_points.since,
         )
         lock = (
             RedisLeaderLock(redis_client, prefix=f"{prefix}lock:")
@@ -244,6 +263,7 @@ def create_app(
                 writer=writer,
                 clock=the_clock,
                 budget_seconds=settings.refresh_budget_seconds,
+                after_write=award_points.for_user,
             ),
             cohorts=SqlCohortRepository(sessions),
             mastery_params=MasteryParameters(
@@ -258,6 +278,7 @@ def create_app(
                 platform=SqlPlatformRepository(sessions),
                 cache=cache,
                 clock=the_clock,
+                after_write=award_points.for_users,
             ),
             revalidator=_revalidator(settings, http),
             coordinator_verifier=(
@@ -273,6 +294,8 @@ def create_app(
             prediction_feedback=SqlPredictionFeedbackRepository(sessions),
             trainer_analytics=analytics,
             organization_analytics=analytics,
+            gamification=gamification_store,
+            award_points=award_points,
         )
         app.state.services = services
         log.info(

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from learning_analytics.application.gamification import AwardPoints
 from learning_analytics.application.integration import HandleInbound
 from learning_analytics.application.mastery_params import MasteryParameters
 from learning_analytics.application.ports import (
@@ -13,6 +14,7 @@ from learning_analytics.application.ports import (
     AuthGateway,
     Clock,
     CohortRepository,
+    GamificationRepository,
     LearnerHistoryRepository,
     MembershipRepository,
     OrganizationAnalyticsRepository,
@@ -86,4 +88,6 @@ class Services:
     prediction_feedback: PredictionFeedbackRepository
     trainer_analytics: TrainerAnalyticsRepository
     organization_analytics: OrganizationAnalyticsRepository
+    gamification: GamificationRepository
+    award_points: AwardPoints
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

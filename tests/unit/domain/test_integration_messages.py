@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from learning_analytics.application.integration import Signature, admission
+from learning_analytics.application.integration import Signature, achievement_name, admission
 from learning_analytics.domain.integration import (
     Activity,
     EmployeeProgress,
@@ -437,3 +437,8 @@ def test_any_course_payload_is_read_or_refused_with_a_reason(payload: dict[str, 
     except MalformedMessageError:
         return
     assert all(1 <= rating <= 5 for _, rating, _ in feedback.entries)
+
+
+def test_achievements_are_named_from_the_catalogue() -> None:
+    assert achievement_name("streak_7") == "Week streak"
+    assert achievement_name("retired-badge") == "Retired badge"

@@ -12,7 +12,7 @@ The migrations in `migrations/versions` create exactly these tables; a test comp
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -363,6 +363,25 @@ class PointsLedgerRow(Base):
     source_event: Mapped[str]
     points: Mapped[int]
     awarded_at: Mapped[datetime]
+
+
+class PointsPeriodRow(Base):
+    """Points per (organisation, period, period start, user), kept with the ledger: every
+    ledger row added adds its points to its week, month and all-time totals in the same
+    transaction. Periods start at local midnight in the organisation's timezone (week: Monday;
+    all time: 1970-01-01). Leaderboards rank these totals."""
+
+    __tablename__ = "points_periods"
+    # Covering, in rank order: a board is one index-only range scan.
+    __table_args__ = (
+        Index(None, "organization_id", "period", "period_start", "points", "user_id"),
+    )
+
+    organization_id: Mapped[str] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(primary_key=True)  # week | month | all
+    period_start: Mapped[date] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(primary_key=True)
+    points: Mapped[int]
 
 
 class UserAchievementRow(Base):

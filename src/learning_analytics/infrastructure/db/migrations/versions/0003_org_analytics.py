@@ -1,7 +1,7 @@
 """Indexes for the trainer and organisation aggregates (SPEC §9 layer 4).
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-27 00:00:00
 
 Chosen from EXPLAIN (ANALYZE, BUFFERS) on 50 000 learners / 9.1 M learning events
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
