@@ -115,7 +115,7 @@ async def test_a_push_invalidates_cached_answers(api: Api) -> None:
     services = api.app.state.services
     before = await services.cache.data_version("global")
     await api.client.post(PATH, content=urlencode(fields), headers=FORM)
-    assert await services.cache.data_version("global") == before + 1
+    assert await services.cache.data_version("global") > before
 
 
 # --- Directory's employee dashboard ---------------------------------------------------------
