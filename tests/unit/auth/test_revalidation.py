@@ -4,6 +4,7 @@ httpx2 transport standing in for the Coordinator."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -12,6 +13,7 @@ import pytest
 from learning_analytics.infrastructure.auth.revalidation import (
     VALIDATION_ACTION,
     CoordinatorTokenRevalidator,
+    validation_envelope,
     validation_reply,
 )
 from learning_analytics.infrastructure.educore.signing import (
@@ -130,3 +132,20 @@ async def test_the_request_is_signed_when_a_key_is_configured() -> None:
     assert SignatureVerifier(public).verify(
         "learning-analytics-service", request.headers["X-Signature"], body=request.content
     )
+
+
+def test_the_contract_sample_is_what_we_send_and_what_we_read() -> None:
+    sample = json.loads(
+        (Path(__file__).resolve().parents[2] / "contracts/samples/nauth-validate.json").read_text()
+    )
+    expected = sample["request_body"]
+    sent = validation_envelope(
+        expected["requester_service"],
+        expected["payload"]["access_token"],
+        route=expected["payload"]["route"],
+        method=expected["payload"]["method"],
+    )
+    assert sent == expected  # the action sentence must match exactly (nAuth routes on it)
+    reply = sample["response_body_from_nauth"]
+    assert validation_reply(reply) == reply["response"]
+    assert validation_reply({"success": True, "data": reply}) == reply["response"]
