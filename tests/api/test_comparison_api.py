@@ -15,8 +15,9 @@ On top of the conftest world, this module seeds (org-1 unless said):
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -186,10 +187,12 @@ async def test_peer_comparison_in_the_department_with_known_positions(api: Api) 
     assert velocity["unit"] == "units/week"
     assert metrics["engagement"]["cohortSize"] == 5
 
-    # No skill scores anywhere: mastery is unavailable for c-3; points are not awarded yet.
+    # No skill scores anywhere: mastery is unavailable for c-3. No points were awarded yet
+    # (no sync ran): everybody's ledger is empty, so points compare as 0 against 0.
     unavailable = {note["metric"]: note["reason"] for note in data["unavailable"]}
-    assert set(unavailable) == {"masteredSkills", "points"}
-    assert "ledger" in unavailable["points"]
+    assert set(unavailable) == {"masteredSkills"}
+    points = metrics["points"]
+    assert (points["value"], points["median"], points["cohortSize"]) == (0.0, 0.0, 5)
     assert data["suppressed"] == []
 
     meta = body["meta"]
@@ -224,6 +227,32 @@ async def test_course_cohort_excludes_withdrawn_learners_and_uses_course_records
     score = by_metric(data)["averageScore"]
     # Others 50, 60, 70, 90, 65 -> 4 below 80 -> 80 %; sorted 50, 60, 65, 70, 90: median 65.
     assert (score["percentileRank"], score["median"]) == (80.0, 65.0)
+    unavailable = {note["metric"]: note["reason"] for note in data["unavailable"]}
+    assert "not per course" in unavailable["points"]
+
+
+async def test_points_compare_the_ledger_points_earned_in_the_window(api: Api) -> None:
+    services = api.app.state.services
+    await services.award_points.replay()
+    members = ["c-0", "c-1", "c-2", "c-3", "c-4", "c-5"]
+    awards = await services.gamification.awards(members)
+    response = await api.client.get(
+        f"{PEER}/c-3", params={"cohort": "department"}, headers=auth_as(api, "c-3")
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    zone = ZoneInfo(data["timezone"])
+    start = datetime.combine(date.fromisoformat(data["from"]), time(), zone)
+    end = datetime.combine(date.fromisoformat(data["to"]) + timedelta(days=1), time(), zone)
+    totals = {
+        uid: sum(a.points for a in awards.get(uid, ()) if start <= a.awarded_at < end)
+        for uid in members
+    }
+    points = by_metric(data)["points"]
+    assert points["value"] == totals["c-3"] > 0
+    others = sorted(totals[uid] for uid in members if uid != "c-3")
+    assert points["median"] == others[2]
+    assert any(a.awarded_at < start for a in awards["c-3"])  # older points are not counted
 
 
 async def test_k_anonymity_refuses_a_cohort_of_k_minus_one_others(api: Api) -> None:

@@ -13,8 +13,9 @@ every metric is computed on that course's records only, as the learner endpoints
   simply has no value for it; so does the learner, and such a metric is reported `unavailable`.
 - `peer_comparison` then suppresses every metric with fewer than k other values, and refuses
   (InsufficientDataError) when none is left.
-- Points are not compared yet: no points are awarded until the gamification ledger (SPEC §11)
-  exists; the answer lists them as unavailable with that reason.
+- Points are the ledger's points (SPEC §11) with `awarded_at` within the window's local days;
+  not compared within a course (the ledger is not kept per course); the answer then lists
+  them as unavailable with that reason.
 - Computed from the store without an on-demand refresh (a comparison needs everybody's data as
   of the same sync); never mocked. `data_as_of` is when the newest row about the learner
   reached the store.
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,7 @@ from learning_analytics.application.ports import (
     ActivityRepository,
     Clock,
     CohortRepository,
+    GamificationRepository,
     LearnerHistoryRepository,
     UserRepository,
 )
@@ -67,9 +69,8 @@ from learning_analytics.domain.policy import LearnerFacts
 CohortKind = Literal["department", "org", "course"]
 COHORT_KINDS: tuple[str, ...] = get_args(CohortKind)
 SKILL_DEMAND_LOOKBACK = timedelta(days=30)
-POINTS_REASON = (
-    "points are not compared yet: no points are awarded until the gamification ledger exists"
-)
+POINTS_REASON = "points are not compared within a course: the points ledger is not per course"
+NO_LEDGER_REASON = "points are not compared: this deployment has no points ledger"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,9 @@ class GetPeerComparison:
         clock: Clock,
         k: int,
         mastery_params: MasteryParameters | None = None,
+        ledger: GamificationRepository | None = None,
     ) -> None:
+        self._ledger = ledger
         self._cohorts = cohorts
         self._histories = histories
         self._users = users
@@ -199,6 +202,18 @@ class GetPeerComparison:
                 details="courseId",
             )
         return course_id, members
+
+    async def _points(
+        self, ledger: GamificationRepository, user_ids: list[str], *, window: Window, tz: ZoneInfo
+    ) -> dict[str, float]:
+        """Each person's ledger points earned within the window's local days."""
+        start = datetime.combine(window.start, time(), tz)
+        end = datetime.combine(window.end + timedelta(days=1), time(), tz)
+        awards = await ledger.awards(user_ids)
+        return {
+            uid: float(sum(a.points for a in awards.get(uid, ()) if start <= a.awarded_at < end))
+            for uid in user_ids
+        }
 
     async def execute(self, *, learner: LearnerFacts, query: PeerQuery) -> PeerAnswer:
         user_id = learner.user_id
@@ -231,6 +246,14 @@ class GetPeerComparison:
             values, _ = _values(histories[other], compared, now=now, tz=tz, window=window)
             for name, value in values.items():
                 cohort_values[name].append(value)
+        if self._ledger is None:
+            unavailable.append(UnavailableMetric("points", NO_LEDGER_REASON))
+        elif query.course_id is not None:
+            unavailable.append(UnavailableMetric("points", POINTS_REASON))
+        else:
+            points = await self._points(self._ledger, [user_id, *others], window=window, tz=tz)
+            mine["points"] = points[user_id]
+            cohort_values["points"] = [points[other] for other in others]
         comparison = peer_comparison(mine, cohort_values, k=self._k)
         return PeerAnswer(
             user_id=user_id,
@@ -240,8 +263,8 @@ class GetPeerComparison:
             window=window,
             timezone=tz.key,
             comparison=comparison,
-            units={spec.name: spec.unit for spec in PEER_METRICS},
-            unavailable=(*unavailable, UnavailableMetric("points", POINTS_REASON)),
+            units={**{spec.name: spec.unit for spec in PEER_METRICS}, "points": "points"},
+            unavailable=tuple(unavailable),
             data_as_of=await self._activity.last_ingested_at(user_id),
         )
 

@@ -155,7 +155,7 @@ class ReadinessResponse(ApiModel):
 
 
 class PeerMetricResponse(ApiModel):
-    metric: Literal["velocity", "averageScore", "engagement", "masteredSkills"]
+    metric: Literal["velocity", "averageScore", "engagement", "masteredSkills", "points"]
     unit: str
     value: float = Field(description="The learner's own value")
     percentile_rank: float = Field(

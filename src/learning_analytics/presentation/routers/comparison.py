@@ -159,6 +159,7 @@ async def get_peer_comparison(
         clock=services.clock,
         k=services.settings.k_anonymity,
         mastery_params=services.mastery_params,
+        ledger=services.gamification,
     )
 
     async def compute() -> Computed:
