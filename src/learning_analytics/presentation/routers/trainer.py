@@ -135,105 +135,67 @@ async def _serve(
     )
 
 
-@router.get(
-    "/course-performance/{trainerId}",
-    response_model=Envelope[CoursePerformanceResponse],
-    responses={**PROBLEMS, **CSV_CONTENT},
-    summary="Per course of the trainer: enrolled, active (14 d), completion rate, average "
-    "progress, average score, pass rate, median days to complete (k-anonymous)",
+ENDPOINTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
+    (
+        "course-performance",
+        CoursePerformanceResponse,
+        "course_performance",
+        "Per course of the trainer: enrolled, active (14 d), completion rate, average "
+        "progress, average score, pass rate, median days to complete (k-anonymous)",
+    ),
+    (
+        "course-health",
+        CourseHealthResponse,
+        "course_health",
+        "Per course: health score 0-100 from completion, engagement, pass rate and "
+        "drop-off; the drop-off funnel by unit; flags (stalls, low pass rates, inactivity)",
+    ),
+    (
+        "student-distribution",
+        StudentDistributionResponse,
+        "student_distribution",
+        "The trainer's enrolments by progress band, score band and risk level, and the "
+        "at-risk learners with their main factor (CSV: the at-risk list)",
+    ),
+    (
+        "teaching-effectiveness",
+        TeachingEffectivenessResponse,
+        "teaching_effectiveness",
+        "Learning gain (baseline to post-course score) of the trainer's learners, and "
+        "completion and pass rates against the organisation's",
+    ),
 )
-async def get_course_performance(
-    request: Request,
-    access: ViewableTrainer,
-    course_id: CourseIdQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    tz: TzQuery = None,
-) -> Response:
-    query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
-    return await _serve(
-        request,
-        access,
-        metric="course-performance",
-        query=query,
-        run=lambda uc: uc.course_performance(access.trainer_id, access.organization_id, query),
-        model=CoursePerformanceResponse,
-    )
 
 
-@router.get(
-    "/course-health/{trainerId}",
-    response_model=Envelope[CourseHealthResponse],
-    responses={**PROBLEMS, **CSV_CONTENT},
-    summary="Per course: health score 0-100 from completion, engagement, pass rate and "
-    "drop-off; the drop-off funnel by unit; flags (stalls, low pass rates, inactivity)",
-)
-async def get_course_health(
-    request: Request,
-    access: ViewableTrainer,
-    course_id: CourseIdQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    tz: TzQuery = None,
-) -> Response:
-    query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
-    return await _serve(
-        request,
-        access,
-        metric="course-health",
-        query=query,
-        run=lambda uc: uc.course_health(access.trainer_id, access.organization_id, query),
-        model=CourseHealthResponse,
-    )
+def _register(metric: str, model: type[BaseModel], method: str, summary: str) -> None:
+    """One GET route per metric: the same parameters, the use case's method of that name."""
+
+    async def endpoint(
+        request: Request,
+        access: ViewableTrainer,
+        course_id: CourseIdQuery = None,
+        start: FromQuery = None,
+        end: ToQuery = None,
+        tz: TzQuery = None,
+    ) -> Response:
+        query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
+        return await _serve(
+            request,
+            access,
+            metric=metric,
+            query=query,
+            run=lambda uc: getattr(uc, method)(access.trainer_id, access.organization_id, query),
+            model=model,
+        )
+
+    endpoint.__name__ = endpoint.__qualname__ = f"get_{method}"
+    router.get(
+        f"/{metric}/{{trainerId}}",
+        response_model=Envelope[model],  # type: ignore[valid-type]
+        responses={**PROBLEMS, **CSV_CONTENT},
+        summary=summary,
+    )(endpoint)
 
 
-@router.get(
-    "/student-distribution/{trainerId}",
-    response_model=Envelope[StudentDistributionResponse],
-    responses={**PROBLEMS, **CSV_CONTENT},
-    summary="The trainer's enrolments by progress band, score band and risk level, and the "
-    "at-risk learners with their main factor (CSV: the at-risk list)",
-)
-async def get_student_distribution(
-    request: Request,
-    access: ViewableTrainer,
-    course_id: CourseIdQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    tz: TzQuery = None,
-) -> Response:
-    query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
-    return await _serve(
-        request,
-        access,
-        metric="student-distribution",
-        query=query,
-        run=lambda uc: uc.student_distribution(access.trainer_id, access.organization_id, query),
-        model=StudentDistributionResponse,
-    )
-
-
-@router.get(
-    "/teaching-effectiveness/{trainerId}",
-    response_model=Envelope[TeachingEffectivenessResponse],
-    responses={**PROBLEMS, **CSV_CONTENT},
-    summary="Learning gain (baseline to post-course score) of the trainer's learners, and "
-    "completion and pass rates against the organisation's",
-)
-async def get_teaching_effectiveness(
-    request: Request,
-    access: ViewableTrainer,
-    course_id: CourseIdQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    tz: TzQuery = None,
-) -> Response:
-    query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
-    return await _serve(
-        request,
-        access,
-        metric="teaching-effectiveness",
-        query=query,
-        run=lambda uc: uc.teaching_effectiveness(access.trainer_id, access.organization_id, query),
-        model=TeachingEffectivenessResponse,
-    )
+for _metric, _model, _method, _summary in ENDPOINTS:
+    _register(_metric, _model, _method, _summary)
