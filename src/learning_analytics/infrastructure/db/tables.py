@@ -444,3 +444,16 @@ class PredictionFeedbackRow(Base):
 
 
 metadata = Base.metadata
+
+
+# Which learners have rows ingested since a moment (the points ledger after a sync round).
+for _row in (
+    LearningEventRow,
+    AssessmentAttemptRow,
+    PracticeSessionRow,
+    AssistantInteractionRow,
+    FeedbackRow,
+    EnrollmentRow,
+    SkillProfileRow,
+):
+    Index(None, _row.ingested_at, _row.user_id)
