@@ -140,3 +140,29 @@ async def test_a_schema_is_refused_on_sqlite(tmp_path: Path) -> None:
 async def test_an_unsafe_schema_name_is_refused(postgres_url: str) -> None:
     with pytest.raises(MigrationSetupError):
         await upgrade(postgres_url, schema='x"; DROP TABLE users; --')
+
+
+INGESTION_INDEXED = (
+    "learning_events",
+    "assessment_attempts",
+    "practice_sessions",
+    "assistant_interactions",
+    "feedback",
+    "enrollments",
+    "skill_profiles",
+)
+
+
+async def test_activity_tables_are_indexed_by_ingestion_time(database: Database) -> None:
+    """The points ledger's "who was touched since this sync began" reads these (SPEC §11)."""
+
+    def indexed(connection: Connection) -> dict[str, list[list[str]]]:
+        inspector = inspect(connection)
+        return {
+            table: [list(index["column_names"]) for index in inspector.get_indexes(table)]
+            for table in INGESTION_INDEXED
+        }
+
+    found = await _inspect(database, indexed)
+    for table in INGESTION_INDEXED:
+        assert ["ingested_at", "user_id"] in found[table], table
