@@ -345,3 +345,101 @@ async def test_a_feedback_push_awards_the_learners_feedback_points(api: Api) -> 
     after = (await api.client.get(stats, headers=headers)).json()["data"]["totalPoints"]
     assert before > 0
     assert after == before + 5  # SPEC §11: feedback 5
+
+
+# --- RAG's batch sync and real-time questions (the Process envelope relayed as JSON) ---------
+
+RAG_TABLES = {
+    "layer1b_enrollments",
+    "layer1b_lesson_attempts",
+    "layer1b_assessment_attempts",
+    "layer1b_user_acquired_skills",
+    "layer1b_course_feedback",
+}
+
+
+async def test_rag_batch_sample_pages_the_organisations_activity_newest_first(
+    api: Api, world: Any, now: Any
+) -> None:
+    await map_directory_ids(world, now)
+    document = sample("rag-serve-grpc.json")
+    request = document["request_envelope_json_decoded"]
+    reply = await api.client.post(PATH, json=request)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    expected = document["response_envelope_json_decoded"]
+    assert set(body) == set(expected)
+    assert set(body["data"]) == set(expected["data"])
+    assert set(body["metadata"]) == set(expected["metadata"])
+    assert body["request_id"] == request["request_id"]
+    items = body["data"]["items"]
+    # org-1 (the sample's tenant, mapped): l-1's four lessons and the enrollments e-1, e-2;
+    # org-2's l-3 is not in it.
+    assert body["data"]["total"] == 6
+    assert sorted(i["_source_table"] for i in items) == (
+        ["layer1b_enrollments"] * 2 + ["layer1b_lesson_attempts"] * 4
+    )
+    assert {i["user_id"] for i in items} == {"l-1", "l-2"}
+    assert all(i["_source_table"] in RAG_TABLES for i in items)
+    stamps = [i["event_timestamp"] for i in items]
+    assert stamps == sorted(stamps, reverse=True)
+    lesson = next(i for i in items if i["_source_table"] == "layer1b_lesson_attempts")
+    assert set(lesson) >= set(expected["data"]["items"][0])
+    assert body["metadata"]["has_more"] is False
+
+    paged = {**request, "payload": {**request["payload"], "limit": 4, "page": 2}}
+    second = (await api.client.post(PATH, json=paged)).json()
+    assert [i["event_timestamp"] for i in second["data"]["items"]] == stamps[4:]
+    assert (second["metadata"]["total_pages"], second["metadata"]["has_more"]) == (2, False)
+    first = {**request, "payload": {**request["payload"], "limit": 4}}
+    assert (await api.client.post(PATH, json=first)).json()["metadata"]["has_more"] is True
+
+
+async def test_rag_real_time_question_answers_the_learners_items_as_an_array(
+    api: Api, world: Any, now: Any
+) -> None:
+    await map_directory_ids(world, now)
+    request = {
+        **sample("rag-serve-grpc.json")["realtime_request_envelope_json_decoded"],
+        "user_id": "l-1",
+    }
+    reply = await api.client.post(PATH, json=request)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert isinstance(body["data"], list)
+    assert {i["user_id"] for i in body["data"]} == {"l-1"}
+    assert len(body["data"]) == 5  # four lessons and the enrollment e-1
+    assert body["metadata"]["mode"] == "realtime"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"payload": {"sync_type": "batch", "limit": 5000}},
+        {"payload": {"sync_type": "batch", "page": 0}},
+        {"payload": {"sync_type": "batch", "since": "last tuesday"}},
+        {"tenant_id": None},
+    ],
+)
+async def test_bad_rag_requests_are_refused_in_their_shape(
+    api: Api, change: dict[str, Any]
+) -> None:
+    request = {**sample("rag-serve-grpc.json")["request_envelope_json_decoded"], **change}
+    reply = await api.client.post(PATH, json=request)
+    assert reply.status_code == 400
+    body = reply.json()
+    assert (body["request_id"], body["success"]) == ("req-9f1c2b7e", False)
+    assert body["error"]
+
+
+async def test_rag_requests_need_the_coordinator_signature_when_a_key_is_set(
+    api_factory: Any, coordinator_keys: tuple[str, str]
+) -> None:
+    private, public = coordinator_keys
+    request = sample("rag-serve-grpc.json")["request_envelope_json_decoded"]
+    async with api_factory(COORDINATOR_PUBLIC_KEY=public) as api:
+        refused = await api.client.post(PATH, json=request)
+        assert refused.status_code == 401
+        assert refused.json()["success"] is False
+        body, headers = signed(request, private)
+        assert (await api.client.post(PATH, content=body, headers=headers)).status_code == 200

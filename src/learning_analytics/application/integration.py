@@ -10,6 +10,7 @@ are taken only from the allow-list, only as pushes, and their rows are marked un
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 from learning_analytics.application.ports import (
+    ActivityItemsRepository,
+    ActivityScope,
     Clock,
     LearnerHistoryRepository,
     PlatformRepository,
@@ -27,16 +30,22 @@ from learning_analytics.application.ports import (
 from learning_analytics.application.serving import GLOBAL_SCOPE
 from learning_analytics.domain.gamification.achievements import CATALOGUE
 from learning_analytics.domain.integration import (
+    RAG_QUERY_ITEMS,
     Activity,
     EmployeeProgress,
     InboundMessage,
     MalformedMessageError,
     Request,
+    WireForm,
     course_feedback,
     due_instant,
     employee_dashboard,
     feedback_records,
     fill_statistics_template,
+    rag_batch_reply,
+    rag_error,
+    rag_query_reply,
+    rag_request,
     service_key,
 )
 from learning_analytics.domain.metrics.learner import LearnerHistory
@@ -98,6 +107,8 @@ class Outcome:
 def refused(message: InboundMessage | None, status: int, reason: str) -> Outcome:
     if message is None:
         envelope = {"requester_service": "", "payload": {}, "response": {"error": reason}}
+    elif message.form is WireForm.PROCESS:  # answered in the Process reply's own shape
+        envelope = rag_error(str((message.envelope or {}).get("request_id") or ""), reason)
     else:
         envelope = message.answer({**message.response, "error": reason})
     return Outcome(status, envelope)
@@ -193,7 +204,11 @@ class HandleInbound:
         cache: ResponseCache | None,
         clock: Clock,
         after_write: Callable[[Sequence[str]], Awaitable[object]] | None = None,
+        activity_items: ActivityItemsRepository | None = None,
+        service_name: str = "learning-analytics-service",
     ) -> None:
+        self._items = activity_items
+        self._service_name = service_name
         self._writer = writer
         self._users = users
         self._histories = histories
@@ -210,6 +225,8 @@ class HandleInbound:
                 return await self._employee_dashboard(message)
             if kind is Request.PLATFORM_STATISTICS:
                 return await self._platform_statistics(message)
+            if kind in {Request.RAG_BATCH, Request.RAG_QUERY} and self._items is not None:
+                return await self._rag(message, kind, self._items)
         except MalformedMessageError as error:
             return refused(message, 400, str(error))
         action = message.payload.get("action")
@@ -283,6 +300,36 @@ class HandleInbound:
         progress = employee_progress(history, now=now, achievements=achievements)
         filled = employee_dashboard(progress, today=now.date())
         return Outcome(200, message.answer({**message.response, **filled}))
+
+    async def _rag(
+        self, message: InboundMessage, kind: Request, items: ActivityItemsRepository
+    ) -> Outcome:
+        """RAG's batch page of the organisation's activity, or one learner's recent items."""
+        started = time.perf_counter()
+        request = rag_request(message)
+        mapped = await self._writer.internal_ids(
+            source=DIRECTORY, kind="organization", external_ids=[request.tenant_id]
+        )
+        organization = mapped.get(request.tenant_id, request.tenant_id)
+        now = self._clock.now()
+        if kind is Request.RAG_QUERY:
+            if request.user_id is None:
+                return Outcome(400, rag_error(request.request_id, "user_id is required"))
+            scope = ActivityScope(organization, user_id=request.user_id)
+            _, found = await items.items(scope, offset=0, limit=RAG_QUERY_ITEMS)
+            elapsed = round(1000 * (time.perf_counter() - started))
+            reply = rag_query_reply(
+                request, found, now=now, duration_ms=elapsed, service=self._service_name
+            )
+            return Outcome(200, reply)
+        scope = ActivityScope(organization, since=request.since)
+        offset = (request.page - 1) * request.limit
+        total, found = await items.items(scope, offset=offset, limit=request.limit)
+        elapsed = round(1000 * (time.perf_counter() - started))
+        reply = rag_batch_reply(
+            request, found, total=total, now=now, duration_ms=elapsed, service=self._service_name
+        )
+        return Outcome(200, reply)
 
     async def _platform_statistics(self, message: InboundMessage) -> Outcome:
         now = self._clock.now()

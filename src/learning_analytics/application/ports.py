@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from learning_analytics.domain.gamification.events import LearnerEvents
 from learning_analytics.domain.gamification.leaderboard import Period
@@ -639,4 +639,23 @@ class GamificationRepository(Protocol):
 
     async def record_achievements(self, user_id: str, earned: Mapping[str, datetime]) -> int:
         """Keep newly earned achievements (an achievement once recorded keeps its date)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityScope:
+    """Whose activity: an organisation's learners, or one of them; since an instant."""
+
+    organization_id: str
+    since: datetime | None = None
+    user_id: str | None = None
+
+
+class ActivityItemsRepository(Protocol):
+    """The store's activity as RAG's data-structure report names it (EDUCORE.md §3.9)."""
+
+    async def items(
+        self, scope: ActivityScope, *, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """(how many items there are, the page [offset, offset + limit) newest first)."""
         ...

@@ -36,12 +36,15 @@ class WireForm(StrEnum):
     STRING_BODY = "string-body"  # the envelope JSON sent as a JSON string
     FORM = "form"  # form-urlencoded serviceName + payload (a JSON string)
     LEGACY_JSON = "legacy-json"  # a JSON object {serviceName, payload: "<JSON string>"}
+    PROCESS = "process"  # the platform's gRPC Process envelope (RAG), relayed as JSON
 
 
 class Request(StrEnum):
     COURSE_ANALYTICS = "course-analytics"  # Course Builder's push: ingest, ack
     EMPLOYEE_DASHBOARD = "employee-dashboard"  # Directory asks for an employee's progress
     PLATFORM_STATISTICS = "platform-statistics"  # Management Reporting's daily statistics
+    RAG_BATCH = "rag-batch"  # RAG's batch sync: a page of the organisation's activity items
+    RAG_QUERY = "rag-query"  # RAG's real-time question: one learner's recent items
     UNKNOWN = "unknown"
 
 
@@ -51,6 +54,7 @@ class InboundMessage:
     payload: dict[str, Any]
     response: dict[str, Any]
     form: WireForm
+    envelope: Mapping[str, Any] | None = None  # a Process envelope as sent (request_id, ...)
 
     def answer(self, response: Mapping[str, Any]) -> dict[str, Any]:
         """The envelope sent back: the request's, with `response` filled."""
@@ -129,6 +133,16 @@ def parse_message(content_type: str | None, body: bytes) -> InboundMessage:
             response=_object(document.get("response"), "response", default={}),
             form=form,
         )
+    if "target_service" in document and "payload" in document:
+        metadata = document.get("metadata")
+        source = metadata.get("source") if isinstance(metadata, dict) else None
+        return InboundMessage(
+            requester=_requester(source, "metadata.source") if source else "rag-service",
+            payload=_object(document.get("payload"), "payload", default={}),
+            response={},
+            form=WireForm.PROCESS,
+            envelope=document,
+        )
     if "serviceName" in document:
         return InboundMessage(
             requester=_requester(document["serviceName"], "serviceName"),
@@ -147,6 +161,10 @@ def service_key(name: str) -> str:
 
 
 def classify(message: InboundMessage) -> Request:
+    if message.form is WireForm.PROCESS:
+        if message.payload.get("sync_type") == "batch":
+            return Request.RAG_BATCH
+        return Request.RAG_QUERY if "query" in message.payload else Request.UNKNOWN
     sender = service_key(message.requester)
     action = message.payload.get("action")
     action_key = action.strip().lower() if isinstance(action, str) else ""
@@ -598,3 +616,108 @@ def count_levels(days: Iterable[int]) -> dict[str, int]:
         if active > 0:
             counts[engagement_level(active)] += 1
     return counts
+
+
+# --------------------------------------------------------------------------------------------
+# RAG's batch sync and real-time questions (EDUCORE.md §2.5, §3.9)
+
+MAX_RAG_PAGE_SIZE = 1000
+RAG_QUERY_ITEMS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class RagRequest:
+    request_id: str
+    tenant_id: str  # the organisation (a Directory company id)
+    user_id: str | None  # the learner a real-time question is about
+    page: int
+    limit: int
+    since: datetime | None
+
+
+def _bounded_int(value: Any, name: str, default: int, high: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise MalformedMessageError(f"payload.{name} must be an integer from 1 to {high}")
+    return value
+
+
+def rag_request(message: InboundMessage) -> RagRequest:
+    envelope = message.envelope or {}
+    request_id = _identifier(envelope.get("request_id")) or ""
+    tenant = _identifier(envelope.get("tenant_id"))
+    if tenant is None:
+        raise MalformedMessageError("tenant_id must be the organisation's id")
+    since_text = message.payload.get("since")
+    since = parse_instant(since_text)
+    if since_text not in (None, "") and since is None:
+        raise MalformedMessageError("payload.since must be an ISO 8601 instant")
+    return RagRequest(
+        request_id=request_id,
+        tenant_id=tenant,
+        user_id=_identifier(envelope.get("user_id")),
+        page=_bounded_int(message.payload.get("page"), "page", 1, 1_000_000),
+        limit=_bounded_int(message.payload.get("limit"), "limit", 1000, MAX_RAG_PAGE_SIZE),
+        since=since,
+    )
+
+
+def rag_batch_reply(
+    request: RagRequest,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    total: int,
+    now: datetime,
+    duration_ms: int,
+    service: str,
+) -> dict[str, Any]:
+    """`{request_id, success, data: {items, page, limit, total}, metadata: {has_more, ...}}`;
+    RAG reads `data.items` first."""
+    pages = max(1, -(-total // request.limit))
+    return {
+        "request_id": request.request_id,
+        "success": True,
+        "data": {
+            "items": list(items),
+            "page": request.page,
+            "limit": request.limit,
+            "total": total,
+        },
+        "metadata": {
+            "has_more": request.page * request.limit < total,
+            "page": request.page,
+            "total_pages": pages,
+            "processed_at": _iso(now),
+            "service": service,
+            "duration_ms": duration_ms,
+            "mode": "batch",
+        },
+    }
+
+
+def rag_query_reply(
+    request: RagRequest,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime,
+    duration_ms: int,
+    service: str,
+) -> dict[str, Any]:
+    """A real-time answer: `data` is the learner's recent items as a direct array."""
+    return {
+        "request_id": request.request_id,
+        "success": True,
+        "data": list(items),
+        "metadata": {
+            "query_type": "recent",
+            "processed_at": _iso(now),
+            "service": service,
+            "duration_ms": duration_ms,
+            "mode": "realtime",
+        },
+    }
+
+
+def rag_error(request_id: str, error: str) -> dict[str, Any]:
+    return {"request_id": request_id, "success": False, "error": error}

@@ -45,7 +45,10 @@ from learning_analytics.infrastructure.db.engine import create_engine, create_se
 from learning_analytics.infrastructure.db.evidence import SqlSkillEvidenceRepository
 from learning_analytics.infrastructure.db.gamification import SqlGamificationRepository
 from learning_analytics.infrastructure.db.histories import SqlLearnerHistoryRepository
-from learning_analytics.infrastructure.db.platform import SqlPlatformRepository
+from learning_analytics.infrastructure.db.platform import (
+    SqlActivityItemsRepository,
+    SqlPlatformRepository,
+)
 from learning_analytics.infrastructure.db.prediction_feedback import SqlPredictionFeedbackRepository
 from learning_analytics.infrastructure.db.repositories import (
     SqlActivityRepository,
@@ -279,6 +282,8 @@ def create_app(
                 cache=cache,
                 clock=the_clock,
                 after_write=award_points.for_users,
+                activity_items=SqlActivityItemsRepository(sessions),
+                service_name=settings.educore_service_name,
             ),
             revalidator=_revalidator(settings, http),
             coordinator_verifier=(

@@ -3,15 +3,17 @@ user earned, read with aggregates in the store (SQLite and PostgreSQL alike)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Date, and_, cast, distinct, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from learning_analytics.application.ports import ActivityScope
 from learning_analytics.domain.integration import PlatformStatistics, count_levels
 from learning_analytics.infrastructure.db.tables import (
     AssessmentAttemptRow,
+    AssessmentSkillScoreRow,
     AssistantInteractionRow,
     CourseRow,
     CourseUnitRow,
@@ -198,4 +200,202 @@ class SqlPlatformRepository:
                 levels={int(level): count for level, count in levels.items()},
                 content_usage={str(kind): count for kind, count in content_usage.items()},
                 engagement_levels=count_levels(count for _, count in active_days),
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# RAG's batch sync and real-time questions (EDUCORE.md §2.5, §3.9): the store's activity as the
+# "layer1b" items of the data-structure report RAG keeps for us, newest first.
+
+LESSONS = "layer1b_lesson_attempts"
+ASSESSMENTS = "layer1b_assessment_attempts"
+ENROLLMENTS = "layer1b_enrollments"
+SKILLS = "layer1b_user_acquired_skills"
+FEEDBACK = "layer1b_course_feedback"
+
+
+def _z(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SqlActivityItemsRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def items(
+        self, scope: ActivityScope, *, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """(how many items there are, the page [offset, offset + limit) newest first)."""
+        wanted = offset + limit
+        async with self._sessions() as session:
+            people = select(UserRow.id).where(UserRow.organization_id == scope.organization_id)
+            if scope.user_id is not None:
+                people = people.where(UserRow.id == scope.user_id)
+            members = people.scalar_subquery()
+            total = 0
+            found: list[tuple[datetime, str, dict[str, Any]]] = []
+            for reader in (self._lessons, self._assessments, self._enrollments, self._skills,
+                           self._feedback):  # fmt: skip
+                count, rows = await reader(session, members, scope.since, wanted)
+                total += count
+                found.extend(rows)
+            found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+            page = found[offset:wanted]
+            await self._attach_skill_scores(session, [item for _, _, item in page])
+        return total, [item for _, _, item in page]
+
+    @staticmethod
+    async def _count_and_rows(
+        session: AsyncSession, query: Any, moment: Any, wanted: int
+    ) -> tuple[int, list[Any]]:
+        count = await session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = (await session.execute(query.order_by(moment.desc()).limit(wanted))).all()
+        return count or 0, list(rows)
+
+    async def _lessons(
+        self, session: AsyncSession, members: Any, since: datetime | None, wanted: int
+    ) -> tuple[int, list[tuple[datetime, str, dict[str, Any]]]]:
+        event, unit = LearningEventRow, CourseUnitRow
+        query = (
+            select(
+                event.id,
+                event.user_id,
+                event.course_id,
+                event.unit_id,
+                event.verb,
+                event.occurred_at,
+                event.ingested_at,
+                unit.title,
+                unit.parent_id,
+            )
+            .outerjoin(unit, unit.id == event.unit_id)
+            .where(event.user_id.in_(members))
+        )
+        if since is not None:
+            query = query.where(event.occurred_at >= since)
+        count, rows = await self._count_and_rows(session, query, event.occurred_at, wanted)
+        items = []
+        for row in rows:
+            at = _z(row.occurred_at)
+            items.append((row.occurred_at, f"l:{row.id}", {
+                "event_id": row.id, "user_id": row.user_id, "course_id": row.course_id,
+                "lesson_id": row.unit_id, "topic_id": row.parent_id, "lesson_name": row.title,
+                "started_at": at if row.verb == "started" else None,
+                "completed_at": at if row.verb == "completed" else None,
+                "event_timestamp": at, "fetched_at": _z(row.ingested_at),
+                "_source_table": LESSONS,
+            }))  # fmt: skip
+        return count, items
+
+    async def _assessments(
+        self, session: AsyncSession, members: Any, since: datetime | None, wanted: int
+    ) -> tuple[int, list[tuple[datetime, str, dict[str, Any]]]]:
+        attempt = AssessmentAttemptRow
+        query = select(
+            attempt.id, attempt.user_id, attempt.course_id, attempt.assessment_id,
+            attempt.exam_type, attempt.score_pct, attempt.passed, attempt.submitted_at,
+            attempt.ingested_at,
+        ).where(attempt.user_id.in_(members))  # fmt: skip
+        if since is not None:
+            query = query.where(attempt.submitted_at >= since)
+        count, rows = await self._count_and_rows(session, query, attempt.submitted_at, wanted)
+        items = []
+        for row in rows:
+            items.append((row.submitted_at, f"a:{row.id}", {
+                "attempt_id": row.id, "user_id": row.user_id, "exam_id": row.assessment_id,
+                "exam_type": row.exam_type, "course_id": row.course_id,
+                "submitted_at": _z(row.submitted_at), "final_grade": row.score_pct,
+                "passed": bool(row.passed),
+                "failed_at": None if row.passed else _z(row.submitted_at),
+                "skills": [], "event_timestamp": _z(row.submitted_at),
+                "fetched_at": _z(row.ingested_at), "_source_table": ASSESSMENTS,
+            }))  # fmt: skip
+        return count, items
+
+    async def _enrollments(
+        self, session: AsyncSession, members: Any, since: datetime | None, wanted: int
+    ) -> tuple[int, list[tuple[datetime, str, dict[str, Any]]]]:
+        enrollment = EnrollmentRow
+        moment = func.coalesce(enrollment.completed_at, enrollment.enrolled_at)
+        query = select(
+            enrollment.id, enrollment.user_id, enrollment.course_id, enrollment.enrolled_at,
+            enrollment.completed_at, enrollment.withdrawn_at, enrollment.progress_pct,
+            enrollment.ingested_at,
+        ).where(enrollment.user_id.in_(members))  # fmt: skip
+        if since is not None:
+            query = query.where(moment >= since)
+        count, rows = await self._count_and_rows(session, query, moment, wanted)
+        items = []
+        for row in rows:
+            at = row.completed_at or row.enrolled_at
+            items.append((at, f"e:{row.id}", {
+                "enrollment_id": row.id, "user_id": row.user_id, "course_id": row.course_id,
+                "enrolled_at": _z(row.enrolled_at), "completed_at": _z(row.completed_at),
+                "withdrawn_at": _z(row.withdrawn_at), "progress_pct": row.progress_pct,
+                "event_timestamp": _z(at), "fetched_at": _z(row.ingested_at),
+                "_source_table": ENROLLMENTS,
+            }))  # fmt: skip
+        return count, items
+
+    async def _skills(
+        self, session: AsyncSession, members: Any, since: datetime | None, wanted: int
+    ) -> tuple[int, list[tuple[datetime, str, dict[str, Any]]]]:
+        profile = SkillProfileRow
+        query = select(
+            profile.user_id, profile.skill_id, profile.current_level, profile.target_level,
+            profile.updated_at, profile.ingested_at,
+        ).where(
+            profile.user_id.in_(members),
+            profile.target_level.is_not(None),
+            profile.current_level >= profile.target_level,
+        )  # fmt: skip
+        if since is not None:
+            query = query.where(profile.updated_at >= since)
+        count, rows = await self._count_and_rows(session, query, profile.updated_at, wanted)
+        items = []
+        for row in rows:
+            items.append((row.updated_at, f"s:{row.user_id}:{row.skill_id}", {
+                "user_id": row.user_id, "skill_name": row.skill_id,
+                "competency_name": row.skill_id, "level": row.current_level,
+                "acquired_date": _z(row.updated_at), "event_timestamp": _z(row.updated_at),
+                "fetched_at": _z(row.ingested_at), "_source_table": SKILLS,
+            }))  # fmt: skip
+        return count, items
+
+    async def _feedback(
+        self, session: AsyncSession, members: Any, since: datetime | None, wanted: int
+    ) -> tuple[int, list[tuple[datetime, str, dict[str, Any]]]]:
+        feedback = FeedbackRow
+        query = select(
+            feedback.id, feedback.user_id, feedback.course_id, feedback.rating,
+            feedback.submitted_at, feedback.ingested_at,
+        ).where(feedback.user_id.in_(members))  # fmt: skip
+        if since is not None:
+            query = query.where(feedback.submitted_at >= since)
+        count, rows = await self._count_and_rows(session, query, feedback.submitted_at, wanted)
+        items = []
+        for row in rows:
+            items.append((row.submitted_at, f"f:{row.id}", {
+                "feedback_id": row.id, "user_id": row.user_id, "course_id": row.course_id,
+                "rating": row.rating, "comment": None, "submitted_at": _z(row.submitted_at),
+                "event_timestamp": _z(row.submitted_at), "fetched_at": _z(row.ingested_at),
+                "_source_table": FEEDBACK,
+            }))  # fmt: skip
+        return count, items
+
+    async def _attach_skill_scores(
+        self, session: AsyncSession, items: list[dict[str, Any]]
+    ) -> None:
+        attempts = {i["attempt_id"]: i for i in items if i["_source_table"] == ASSESSMENTS}
+        if not attempts:
+            return
+        score = AssessmentSkillScoreRow
+        rows = await session.execute(
+            select(score.attempt_id, score.skill_id, score.score_pct)
+            .where(score.attempt_id.in_(list(attempts)))
+            .order_by(score.attempt_id, score.skill_id)
+        )
+        for attempt_id, skill_id, pct in rows.all():
+            attempts[attempt_id]["skills"].append(
+                {"skill_id": skill_id, "skill_name": skill_id, "score": pct}
             )
