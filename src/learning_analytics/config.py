@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     rate_limit_login_per_ip: int = Field(
         default=20, ge=1, validation_alias="RATE_LIMIT_LOGIN_PER_IP"
     )
+    # The platform's gRPC Process channel (EDUCORE.md §2.5): off unless a port is given (0: any
+    # free port); insecure by the platform's design, so loopback unless told otherwise.
+    grpc_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="GRPC_PORT")
+    grpc_host: str = Field(default="127.0.0.1", validation_alias="GRPC_HOST")
     rate_limit_integration: int = Field(
         default=60, ge=1, validation_alias="RATE_LIMIT_INTEGRATION"
     )  # per minute and sending service, on /api/fill-content-metrics

@@ -64,6 +64,7 @@ from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
 from learning_analytics.infrastructure.upstreams.auth import HttpAuthGateway
 from learning_analytics.presentation.errors import install_error_handlers
 from learning_analytics.presentation.fastpath import CacheHitFastPath
+from learning_analytics.presentation.grpc_process import ProcessServer
 from learning_analytics.presentation.middleware import EdgeMiddleware
 from learning_analytics.presentation.observability import (
     Metrics,
@@ -303,6 +304,11 @@ def create_app(
             award_points=award_points,
         )
         app.state.services = services
+        grpc_server: ProcessServer | None = None
+        if settings.grpc_port is not None:
+            grpc_server = ProcessServer(services, host=settings.grpc_host, port=settings.grpc_port)
+            await grpc_server.start()
+            app.state.grpc_port = grpc_server.port
         log.info(
             "predictive",
             model=services.predictive_scorer.card.version
@@ -322,6 +328,8 @@ def create_app(
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await upstreams.close()

@@ -23,12 +23,14 @@ from learning_analytics.application.integration import (
     refused,
 )
 from learning_analytics.domain.integration import (
+    InboundMessage,
     MalformedMessageError,
     WireForm,
     classify,
     parse_message,
     service_key,
 )
+from learning_analytics.domain.integration import Request as Asked
 from learning_analytics.infrastructure.educore.signing import (
     SERVICE_NAME_HEADER,
     SIGNATURE_HEADER,
@@ -80,7 +82,7 @@ async def _body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-_JSON_FORMS = frozenset({WireForm.ENVELOPE, WireForm.STRING_BODY})
+_JSON_FORMS = frozenset({WireForm.ENVELOPE, WireForm.STRING_BODY, WireForm.PROCESS})
 
 
 def _sent_envelope(body: bytes) -> Any:
@@ -181,22 +183,31 @@ async def fill_content_metrics(request: Request) -> JSONResponse:
         )
         return _reply(refused(message, 401, admitted.refusal))
 
+    outcome, retry_after = await dispatch(services, message, kind, verified=admitted.verified)
+    response = _reply(outcome)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+async def dispatch(
+    services: Services, message: InboundMessage, kind: Asked, *, verified: bool
+) -> tuple[Outcome, int | None]:
+    """An admitted message: the sender's rate limit, then the answer (and, when limited, the
+    seconds to wait). Shared by the HTTP endpoint and the gRPC `Process` method."""
     policy = services.policies.integration
     decision = await services.limiter.hit(policy, f"service:{service_key(message.requester)}")
     if not decision.allowed:
         services.metrics.rate_limited.labels(policy.name).inc()
         outcome = refused(message, 429, "too many messages from this service; retry later")
-        response = _reply(outcome)
-        response.headers["Retry-After"] = str(max(decision.reset_after, 1))
-        return response
-
-    outcome = await services.inbound.execute(message, kind=kind, verified=admitted.verified)
+        return outcome, max(decision.reset_after, 1)
+    outcome = await services.inbound.execute(message, kind=kind, verified=verified)
     log.info(
         "integration_message",
         requester=message.requester,
         request=kind.value,
         form=message.form.value,
-        verified=admitted.verified,
+        verified=verified,
         status=outcome.status,
     )
-    return _reply(outcome)
+    return outcome, None
