@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -85,3 +87,25 @@ class FakeSyncState:
             last_error=error,
             last_error_at=at,
         )
+
+
+@dataclass
+class RecordingTextGenerator:
+    """A language model that records every (system, prompt) and answers from `reply`.
+
+    `reply`: the reply text, or a callable of the prompt giving it; `error`: raised instead;
+    `delay`: seconds slept before answering (to exceed a timeout).
+    """
+
+    reply: str | Callable[[str], str] = ""
+    error: Exception | None = None
+    delay: float = 0.0
+    prompts: list[tuple[str, str]] = field(default_factory=list)
+
+    async def generate(self, *, system: str, prompt: str) -> str:
+        self.prompts.append((system, prompt))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+        return self.reply(prompt) if callable(self.reply) else self.reply

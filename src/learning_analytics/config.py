@@ -133,6 +133,15 @@ class Settings(BaseSettings):
         default=1.5, gt=0, validation_alias="REFRESH_BUDGET_SECONDS"
     )
     gemini_api_key: str | None = Field(default=None, validation_alias="GEMINI_API_KEY")
+    gemini_model: str = Field(
+        default="gemini-2.5-flash",
+        pattern=r"^[A-Za-z0-9._/-]{1,100}$",
+        validation_alias="GEMINI_MODEL",
+        description="Model that phrases recommendations (only with GEMINI_API_KEY)",
+    )
+    gemini_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=30, validation_alias="GEMINI_TIMEOUT_SECONDS"
+    )
     mock_fallback: bool | None = Field(default=None, validation_alias="MOCK_FALLBACK")
 
     # Rate limits (SPEC §8.4)

@@ -158,14 +158,22 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(settings: Settings, *, clock: FakeClock) -> AsyncIterator[Api]:
+async def running_api(
+    settings: Settings, *, clock: FakeClock, text_generator: Any = None
+) -> AsyncIterator[Api]:
     gateway = FakeAuthGateway()
     for user in USERS.values():
         gateway.register(
             AuthenticatedUser(user.id, user.email or "", (user.role,), user.organization_id),
             PASSWORD,
         )
-    app = create_app(settings, auth_gateway=gateway, clock=clock, signing_secret=SECRET)
+    app = create_app(
+        settings,
+        auth_gateway=gateway,
+        clock=clock,
+        signing_secret=SECRET,
+        text_generator=text_generator,
+    )
     async with app.router.lifespan_context(app):
         transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx2.AsyncClient(transport=transport, base_url="http://api") as client:
@@ -186,10 +194,15 @@ async def world(database: Any, now: datetime) -> Any:
 
 @pytest.fixture
 def api_factory(world: Any, now: datetime) -> Callable[..., Any]:
-    """Start an app (or two) on the test's store: `async with api_factory(**settings) as api`."""
+    """Start an app (or two) on the test's store: `async with api_factory(**settings) as api`;
+    `text_generator=` a fake language model that phrases recommendations."""
 
-    def factory(**overrides: Any) -> Any:
-        return running_api(make_settings(world, **overrides), clock=FakeClock(now))
+    def factory(*, text_generator: Any = None, **overrides: Any) -> Any:
+        return running_api(
+            make_settings(world, **overrides),
+            clock=FakeClock(now),
+            text_generator=text_generator,
+        )
 
     return factory
 

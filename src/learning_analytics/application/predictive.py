@@ -10,6 +10,8 @@ without an open enrollment gets INSUFFICIENT_DATA.
 
 Which scorer answers (`generated_by`): "model" when a trained model is loaded and its card
 passes the quality gate (test AUC >= min_auc), else "rules" (domain/predictive/risk.py).
+Recommendations come from the rules; when a `RecommendationPhraser` (application/phrasing.py)
+phrases them, their reasons are the phrased texts and `generated_by` is "gemini".
 Overall drop-off risk of a learner = the highest risk among their open enrollments.
 """
 
@@ -17,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Generic, Literal, Protocol, TypeVar
 
 from learning_analytics.application.gamification import resolve_timezone
 from learning_analytics.application.learner import LearnerSource
+from learning_analytics.application.phrasing import RecommendationPhraser
 from learning_analytics.application.ports import (
     ActivityRepository,
     Clock,
@@ -153,8 +156,10 @@ class Predictive:
         refresh: RefreshLearner,
         clock: Clock,
         freshness_budget: timedelta,
+        phraser: RecommendationPhraser | None = None,
     ) -> None:
         self.scorer = scorer
+        self._phraser = phraser
         self._histories = histories
         self._users = users
         self._activity = activity
@@ -245,7 +250,13 @@ class Predictive:
         actions = recommend(loaded.history, rows, now=loaded.now, tz=loaded.tz)
         if not actions and loaded.history.is_empty:
             raise InsufficientDataError("recommendations: no data about this learner yet")
-        return self._answer(loaded, actions, generated_by="rules")
+        texts = None if self._phraser is None else await self._phraser.phrase(actions)
+        if texts is None:
+            return self._answer(loaded, actions, generated_by="rules")
+        phrased = tuple(
+            replace(action, reason=text) for action, text in zip(actions, texts, strict=True)
+        )
+        return self._answer(loaded, phrased, generated_by="gemini")
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from learning_analytics.application.authorization import CachedMembershipReposit
 from learning_analytics.application.gamification import AwardPoints
 from learning_analytics.application.integration import HandleInbound
 from learning_analytics.application.mastery_params import MasteryParameters
+from learning_analytics.application.phrasing import RecommendationPhraser, TextGenerator
 from learning_analytics.application.ports import AuthGateway, Clock, LeaderLock, ResponseCache
 from learning_analytics.application.predictive import Scorer
 from learning_analytics.application.refresh import RefreshLearner
@@ -58,6 +59,7 @@ from learning_analytics.infrastructure.db.repositories import (
     SqlUserRepository,
 )
 from learning_analytics.infrastructure.educore.signing import EnvelopeSigner, SignatureVerifier
+from learning_analytics.infrastructure.llm.gemini import GeminiTextGenerator
 from learning_analytics.infrastructure.locks import LocalLeaderLock, RedisLeaderLock
 from learning_analytics.infrastructure.predictive.model import load_configured_model
 from learning_analytics.infrastructure.ratelimit import LimitsRateLimiter
@@ -154,8 +156,10 @@ def create_app(
     auth_gateway: AuthGateway | None = None,
     clock: Clock | None = None,
     signing_secret: str | None = None,
+    text_generator: TextGenerator | None = None,
 ) -> FastAPI:
-    """Build the API. Tests pass fakes for the Auth upstream and the clock."""
+    """Build the API. Tests pass fakes for the Auth upstream, the clock and the language model
+    that phrases recommendations (without one, Gemini when GEMINI_API_KEY is set)."""
     check_production_safety(settings)
     configure_logging(level=settings.log_level, json_logs=settings.log_json)
     secret = signing_secret or resolve_signing_secret(settings)
@@ -221,6 +225,13 @@ def create_app(
                 http, base_url=settings.auth_service_url, service_token=settings.service_token
             )
         analytics = SqlAnalyticsRepository(sessions)
+        gemini: GeminiTextGenerator | None = None
+        if text_generator is None and settings.gemini_api_key:
+            gemini = GeminiTextGenerator(
+                api_key=settings.gemini_api_key,
+                model=settings.gemini_model,
+                timeout_seconds=settings.gemini_timeout_seconds,
+            )
         services = Services(
             settings=settings,
             clock=the_clock,
@@ -297,6 +308,13 @@ def create_app(
                 min_auc=settings.predictive_min_auc,
                 inactivity_days=settings.predictive_inactivity_days,
             ),
+            recommendation_phraser=RecommendationPhraser(
+                generator=text_generator or gemini,
+                model=settings.gemini_model,
+                cache=cache,
+                clock=the_clock,
+                timeout_seconds=settings.gemini_timeout_seconds,
+            ),
             prediction_feedback=SqlPredictionFeedbackRepository(sessions),
             trainer_analytics=analytics,
             organization_analytics=analytics,
@@ -315,6 +333,7 @@ def create_app(
             if services.predictive_scorer.card
             else None,
             generated_by=services.predictive_scorer.generated_by,
+            recommendations="gemini" if services.recommendation_phraser.enabled else "rules",
         )
         log.info(
             "started",
@@ -333,6 +352,8 @@ def create_app(
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await upstreams.close()
+            if gemini is not None:
+                await gemini.close()
             await limiter.close()
             await cache.close()
             await http.aclose()

@@ -33,9 +33,10 @@ class PredictiveHeader(PredictiveModel):
     user_id: str
     timezone: str = Field(description="IANA zone the learner's dates are shown in")
     as_of: datetime = Field(description="The instant the prediction is for")
-    generated_by: Literal["model", "rules"] = Field(
+    generated_by: Literal["model", "rules", "gemini"] = Field(
         description="model: the trained model passed the quality gate; rules: the documented "
-        "rule-based score (docs/metrics.md)"
+        "rule-based score (docs/metrics.md); gemini (recommendations only): the rules' actions "
+        "with their reasons phrased by Gemini"
     )
     model_version: str
 

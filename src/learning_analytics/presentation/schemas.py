@@ -21,7 +21,7 @@ class Meta(ApiModel):
     cache_expiry: datetime | None = None
     data_as_of: datetime | None = None
     request_id: str | None = None
-    generated_by: Literal["model", "rules"] | None = Field(
+    generated_by: Literal["model", "rules", "gemini"] | None = Field(
         default=None, description="Predictive answers only: what produced the answer"
     )
     model_version: str | None = Field(default=None, description="Predictive answers only")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from learning_analytics.application.gamification import AwardPoints
 from learning_analytics.application.integration import HandleInbound
 from learning_analytics.application.mastery_params import MasteryParameters
+from learning_analytics.application.phrasing import RecommendationPhraser
 from learning_analytics.application.ports import (
     ActivityRepository,
     AuthGateway,
@@ -85,6 +86,7 @@ class Services:
     coordinator_verifier: SignatureVerifier | None
     revalidator: CoordinatorTokenRevalidator | None
     predictive_scorer: Scorer
+    recommendation_phraser: RecommendationPhraser
     prediction_feedback: PredictionFeedbackRepository
     trainer_analytics: TrainerAnalyticsRepository
     organization_analytics: OrganizationAnalyticsRepository

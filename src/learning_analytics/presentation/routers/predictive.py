@@ -5,7 +5,9 @@
 hit on the predictive limit of the caller (SPEC §8.4: 10 computations/hour; answers from the
 cache count only against the standard limit) -> the `Predictive` use case -> envelope with
 `meta.generatedBy` and `meta.modelVersion`. The model version is part of the cache key, so a
-newly installed model never serves answers of the previous one.
+newly installed model never serves answers of the previous one. Recommendations may be phrased
+by Gemini (application/phrasing.py): their `meta.generatedBy` is read from the answer itself
+(`gemini` or `rules`), cached or not, and whether phrasing is on is part of their cache key.
 
 `GET /api/v1/analytics/predictive/model` (org admin, platform admin): the model card.
 `POST /api/v1/analytics/predictive/feedback` (subject-viewers of the body's `userId`).
@@ -13,6 +15,7 @@ newly installed model never serves answers of the previous one.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -73,6 +76,7 @@ def predictive_use_case(services: Services) -> Predictive:
         refresh=services.refresh,
         clock=services.clock,
         freshness_budget=timedelta(seconds=services.settings.freshness_budget_seconds),
+        phraser=services.recommendation_phraser,
     )
 
 
@@ -109,6 +113,7 @@ async def serve_prediction(
     run: Callable[[Predictive], Awaitable[PredictiveAnswer[Any]]],
     render: Callable[[PredictiveAnswer[Any], str], BaseModel],
     uses_model: bool,
+    phrased: bool = False,
 ) -> Response:
     services = learner.services
     settings = services.settings
@@ -129,15 +134,18 @@ async def serve_prediction(
         data = render_data(render(answer, learner.user_id))
         return Computed(data=data, data_as_of=answer.data_as_of, data_source=answer.data_source)
 
-    key = CacheKey.build(
-        route=f"predictive.{name}", subject=learner.user_id, query={"model": version}
-    )
+    query = {"model": version}
+    if phrased:
+        query["phrasing"] = "gemini" if services.recommendation_phraser.enabled else "rules"
+    key = CacheKey.build(route=f"predictive.{name}", subject=learner.user_id, query=query)
     answer = await services.pipeline.serve(
         key,
         compute,
         force_refresh=wants_refresh(request, learner.principal, learner.user_id),
     )
     services.metrics.cache.labels("predictive", "hit" if answer.hit else "miss").inc()
+    if phrased:
+        generated_by = json.loads(answer.entry.data)["generatedBy"]
     return analytics_response(
         request,
         answer,
@@ -183,7 +191,8 @@ async def get_forecast(request: Request, learner: ViewableLearner) -> Response:
     "/recommendations/{userId}",
     response_model=Envelope[RecommendationsResponse],
     responses=PROBLEMS,
-    summary="Up to 10 ranked next actions, each with its reason (rules)",
+    summary="Up to 10 ranked next actions, each with its reason (rules; the reasons phrased "
+    "by Gemini when configured)",
 )
 async def get_recommendations(request: Request, learner: ViewableLearner) -> Response:
     async def run(use_case: Predictive) -> PredictiveAnswer[Any]:
@@ -196,6 +205,7 @@ async def get_recommendations(request: Request, learner: ViewableLearner) -> Res
         run=run,
         render=render_recommendations,
         uses_model=False,
+        phrased=True,
     )
 
 

@@ -1,0 +1,1 @@
+"""Language-model adapters (SPEC §15 "AI")."""
