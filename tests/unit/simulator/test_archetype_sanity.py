@@ -11,7 +11,6 @@ P = 0.76, steady engagement 25th percentile 32.5 points, steady median pace 0.2 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from statistics import mean, median, quantiles
 from zoneinfo import ZoneInfo
@@ -25,8 +24,7 @@ from learning_analytics.domain.metrics.learner import (
     compute_engagement,
     compute_velocity,
 )
-from learning_analytics.domain.records import CourseUnit, Enrollment, SkillProfile
-from learning_analytics.domain.records import StrategicSkillTarget as Target
+from learning_analytics.simulator.histories import population_histories
 from learning_analytics.simulator.population import Population, generate_population
 
 ANCHOR = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
@@ -38,42 +36,14 @@ MIN_GROUP = 15  # learners per archetype below which the comparison would say li
 
 def histories(population: Population) -> dict[str, tuple[LearnerHistory, ZoneInfo]]:
     """Each steady or fading learner's LearnerHistory (structure + simulated activity)."""
-    enrollments: defaultdict[str, list[Enrollment]] = defaultdict(list)
-    for enrollment in population.enrollments:
-        enrollments[enrollment.user_id].append(enrollment)
-    units: defaultdict[str, list[CourseUnit]] = defaultdict(list)
-    for unit in population.course_units:
-        units[unit.course_id].append(unit)
-    profiles: defaultdict[str, list[SkillProfile]] = defaultdict(list)
-    for profile in population.skill_profiles:
-        profiles[profile.user_id].append(profile)
-    targets: defaultdict[str, list[Target]] = defaultdict(list)
-    for target in population.strategic_skill_targets:
-        targets[target.organization_id].append(target)
-    courses = {course.id: course for course in population.courses}
-
     result: dict[str, tuple[LearnerHistory, ZoneInfo]] = {}
-    for person in population.people:
-        if person.archetype not in ("steady", "fading"):
+    for history, archetype in population_histories(population):
+        if archetype not in ("steady", "fading"):
             continue
-        user = population.user(person.user_id)
+        user = population.user(history.user_id)
         assert user is not None
         assert user.timezone is not None
-        activity = population.activity(person.user_id)
-        course_ids = sorted({e.course_id for e in enrollments[person.user_id]})
-        history = LearnerHistory(
-            user_id=person.user_id,
-            enrollments=tuple(enrollments[person.user_id]),
-            courses=tuple(courses[course_id] for course_id in course_ids),
-            course_units=tuple(unit for course_id in course_ids for unit in units[course_id]),
-            learning_events=activity.learning_events,
-            assessment_attempts=activity.assessment_attempts,
-            skill_profiles=tuple(profiles[person.user_id]),
-            strategic_targets=tuple(targets[user.organization_id]),
-            practice_sessions=activity.practice_sessions,
-            assistant_interactions=activity.assistant_interactions,
-        )
-        result[person.user_id] = (history, ZoneInfo(user.timezone))
+        result[history.user_id] = (history, ZoneInfo(user.timezone))
     return result
 
 
