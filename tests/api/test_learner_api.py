@@ -438,7 +438,7 @@ async def test_mock_only_when_enabled_and_the_store_has_nothing(
         assert first.status_code == 200, first.text
         assert first.json()["meta"]["dataSource"] == "mock"
         assert first.json()["meta"]["dataAsOf"] is None
-        # A cached placeholder still says it is one; the same learner gets the same numbers.
+        # A cached mock answer still says it is mock; the same learner gets the same numbers.
         again = await get(api, metric, user="lv-0")
         assert again.json()["meta"]["dataSource"] == "mock"
         forced = await api.client.get(
