@@ -9,6 +9,7 @@ ids it needs through `external_ids` (`ids.py`), maps the reply into canonical re
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -156,7 +157,7 @@ class Pulled(Generic[W]):
     company_id: str | None = None  # the company of an on-demand pull
 
 
-class EducoreSource(Generic[W]):
+class EducoreSource(ABC, Generic[W]):
     """One sibling through the Coordinator (see the module doc). Subclasses say what to ask
     (`payload`, `template`), how to read the reply (`reply_model`, `rows`) and how to map it."""
 
@@ -187,8 +188,9 @@ class EducoreSource(Generic[W]):
         del since
         return batch_payload(route=self.route, origin=self.origin, what=self.what, cursor=cursor)
 
+    @abstractmethod
     def template(self) -> JsonObject:
-        raise NotImplementedError
+        """The `response` template this sibling fills (EDUCORE.md §3)."""
 
     def user_payload(self, user_id: str) -> JsonObject:
         return on_demand_payload(route=self.route, origin=self.origin, user_id=user_id)
@@ -209,8 +211,9 @@ class EducoreSource(Generic[W]):
     async def resolve(self, ids: IdMap, pulled: Pulled[W]) -> None:
         """Bulk id lookups the mapping needs."""
 
+    @abstractmethod
     def map(self, pulled: Pulled[W], ids: IdMap) -> Batch:
-        raise NotImplementedError
+        """The canonical records of a pulled reply, in our ids."""
 
     # -- the ports -------------------------------------------------------------------------
 
