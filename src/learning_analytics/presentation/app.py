@@ -199,6 +199,8 @@ def create_app(
         upstreams = transport.registry
         writer = SqlRecordWriter(sessions)
         gamification_store = SqlGamificationRepository(sessions)
+        users = SqlUserRepository(sessions)
+        histories = SqlLearnerHistoryRepository(sessions)
         award_points = AwardPoints(
             store=gamification_store,
             rules=rules,
@@ -268,11 +270,11 @@ def create_app(
                 SqlMembershipRepository(sessions),
                 ttl_seconds=settings.membership_cache_seconds,
             ),
-            users=SqlUserRepository(sessions),
+            users=users,
             activity=SqlActivityRepository(sessions),
             ping_database=_ping(engine),
             upstream_states=upstreams.states,
-            histories=SqlLearnerHistoryRepository(sessions),
+            histories=histories,
             refresh=RefreshLearner(
                 sources=transport.user_sources,
                 writer=writer,
@@ -288,8 +290,8 @@ def create_app(
             ),
             inbound=HandleInbound(
                 writer=writer,
-                users=SqlUserRepository(sessions),
-                histories=SqlLearnerHistoryRepository(sessions),
+                users=users,
+                histories=histories,
                 platform=SqlPlatformRepository(sessions),
                 cache=cache,
                 clock=the_clock,

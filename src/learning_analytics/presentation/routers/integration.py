@@ -9,6 +9,7 @@ wire form, what is asked, signature and allow-list, per-sender rate limit, then 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -56,6 +57,12 @@ ENVELOPE_EXAMPLE = {
         "achievements": [],
     },
 }
+
+
+@lru_cache(maxsize=4)
+def _allowlist(configured: str) -> frozenset[str]:
+    """EDUCORE_UNSIGNED_ALLOWLIST as sender keys (read once per configured value)."""
+    return frozenset(service_key(name) for name in configured.split(",") if name.strip())
 
 
 def _reply(outcome: Outcome) -> JSONResponse:
@@ -163,16 +170,13 @@ async def fill_content_metrics(request: Request) -> JSONResponse:
 
     kind = classify(message)
     envelope = _sent_envelope(body) if message.form in _JSON_FORMS else None
-    allowlist = frozenset(
-        service_key(name) for name in settings.educore_unsigned_allowlist.split(",") if name
-    )
     admitted = admission(
         kind,
         message.requester,
         signature=_signature(request, services, body, envelope),
         key_configured=services.coordinator_verifier is not None,
         production=settings.is_production,
-        unsigned_allowlist=allowlist,
+        unsigned_allowlist=_allowlist(settings.educore_unsigned_allowlist),
     )
     if admitted.refusal is not None:
         log.warning(
