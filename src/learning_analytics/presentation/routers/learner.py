@@ -114,6 +114,7 @@ LearnerQueryDep = Annotated[LearnerQuery, Depends(learner_query)]
 class Endpoint:
     metric: LearnerMetric[Any]
     response: type[LearnerHeader]
+    summary: str
 
     @property
     def path(self) -> str:
@@ -123,12 +124,36 @@ class Endpoint:
 ENDPOINTS = {
     endpoint.metric.name: endpoint
     for endpoint in (
-        Endpoint(VELOCITY, VelocityResponse),
-        Endpoint(SKILL_GAP, SkillGapResponse),
-        Endpoint(ENGAGEMENT, EngagementResponse),
-        Endpoint(MASTERY, MasteryResponse),
-        Endpoint(PERFORMANCE, PerformanceResponse),
-        Endpoint(CONTENT_EFFECTIVENESS, ContentEffectivenessResponse),
+        Endpoint(
+            VELOCITY,
+            VelocityResponse,
+            "Learning pace (units/week) against the pace the open enrollments need",
+        ),
+        Endpoint(
+            SKILL_GAP,
+            SkillGapResponse,
+            "Per skill with a target: current and target level, gap and priority",
+        ),
+        Endpoint(
+            ENGAGEMENT,
+            EngagementResponse,
+            "Engagement score 0-100 with its components, level and trend",
+        ),
+        Endpoint(
+            MASTERY,
+            MasteryResponse,
+            "Per skill probability of mastery (Bayesian Knowledge Tracing)",
+        ),
+        Endpoint(
+            PERFORMANCE,
+            PerformanceResponse,
+            "Assessment scores: average, pass rate, trend, skills, courses, recent attempts",
+        ),
+        Endpoint(
+            CONTENT_EFFECTIVENESS,
+            ContentEffectivenessResponse,
+            "Per content type: time, completion and learning gain; what works for you",
+        ),
     )
 }
 
@@ -229,73 +254,23 @@ async def serve_metric(
     )
 
 
-@router.get(
-    "/velocity/{userId}",
-    response_model=Envelope[VelocityResponse],
-    responses=PROBLEMS,
-    summary="Learning pace (units/week) against the pace the open enrollments need",
-)
-async def get_velocity(
-    request: Request, learner: ViewableLearner, query: LearnerQueryDep
-) -> Response:
-    return await serve_metric(request, learner, query, metric=VELOCITY.name)
+def _register(endpoint: Endpoint) -> None:
+    """One GET route per learner metric: the same parameters, served by `serve_metric`."""
+    metric = endpoint.metric.name
+
+    async def get_metric(
+        request: Request, learner: ViewableLearner, query: LearnerQueryDep
+    ) -> Response:
+        return await serve_metric(request, learner, query, metric=metric)
+
+    get_metric.__name__ = get_metric.__qualname__ = f"get_{metric.replace('-', '_')}"
+    router.get(
+        endpoint.path,
+        response_model=Envelope[endpoint.response],  # type: ignore[name-defined]
+        responses=PROBLEMS,
+        summary=endpoint.summary,
+    )(get_metric)
 
 
-@router.get(
-    "/skill-gap/{userId}",
-    response_model=Envelope[SkillGapResponse],
-    responses=PROBLEMS,
-    summary="Per skill with a target: current and target level, gap and priority",
-)
-async def get_skill_gap(
-    request: Request, learner: ViewableLearner, query: LearnerQueryDep
-) -> Response:
-    return await serve_metric(request, learner, query, metric=SKILL_GAP.name)
-
-
-@router.get(
-    "/engagement/{userId}",
-    response_model=Envelope[EngagementResponse],
-    responses=PROBLEMS,
-    summary="Engagement score 0-100 with its components, level and trend",
-)
-async def get_engagement(
-    request: Request, learner: ViewableLearner, query: LearnerQueryDep
-) -> Response:
-    return await serve_metric(request, learner, query, metric=ENGAGEMENT.name)
-
-
-@router.get(
-    "/mastery/{userId}",
-    response_model=Envelope[MasteryResponse],
-    responses=PROBLEMS,
-    summary="Per skill probability of mastery (Bayesian Knowledge Tracing)",
-)
-async def get_mastery(
-    request: Request, learner: ViewableLearner, query: LearnerQueryDep
-) -> Response:
-    return await serve_metric(request, learner, query, metric=MASTERY.name)
-
-
-@router.get(
-    "/performance/{userId}",
-    response_model=Envelope[PerformanceResponse],
-    responses=PROBLEMS,
-    summary="Assessment scores: average, pass rate, trend, skills, courses, recent attempts",
-)
-async def get_performance(
-    request: Request, learner: ViewableLearner, query: LearnerQueryDep
-) -> Response:
-    return await serve_metric(request, learner, query, metric=PERFORMANCE.name)
-
-
-@router.get(
-    "/content-effectiveness/{userId}",
-    response_model=Envelope[ContentEffectivenessResponse],
-    responses=PROBLEMS,
-    summary="Per content type: time, completion and learning gain; what works for you",
-)
-async def get_content_effectiveness(
-    request: Request, learner: ViewableLearner, query: LearnerQueryDep
-) -> Response:
-    return await serve_metric(request, learner, query, metric=CONTENT_EFFECTIVENESS.name)
+for _endpoint in ENDPOINTS.values():
+    _register(_endpoint)
