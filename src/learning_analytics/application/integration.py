@@ -21,6 +21,7 @@ from learning_analytics.application.ports import (
     ActivityItemsRepository,
     ActivityScope,
     Clock,
+    GamificationRepository,
     LearnerHistoryRepository,
     PlatformRepository,
     RecordWriter,
@@ -42,6 +43,7 @@ from learning_analytics.domain.integration import (
     employee_dashboard,
     feedback_records,
     fill_statistics_template,
+    identifier,
     rag_batch_reply,
     rag_error,
     rag_query_reply,
@@ -102,6 +104,7 @@ def admission(
 class Outcome:
     status: int
     envelope: dict[str, Any]
+    error: str = ""  # why a request was refused (for channels that carry it apart)
 
 
 def refused(message: InboundMessage | None, status: int, reason: str) -> Outcome:
@@ -111,7 +114,7 @@ def refused(message: InboundMessage | None, status: int, reason: str) -> Outcome
         envelope = rag_error(str((message.envelope or {}).get("request_id") or ""), reason)
     else:
         envelope = message.answer({**message.response, "error": reason})
-    return Outcome(status, envelope)
+    return Outcome(status, envelope, error=reason)
 
 
 ACHIEVEMENT_NAMES = {achievement.code: achievement.name for achievement in CATALOGUE}
@@ -169,12 +172,6 @@ def employee_progress(
         )
     recent.sort(key=lambda activity: activity.at, reverse=True)
     since = now - timedelta(days=30)
-    moments = [
-        *(e.occurred_at for e in history.learning_events),
-        *(a.submitted_at for a in history.assessment_attempts),
-        *(p.started_at for p in history.practice_sessions),
-        *(q.asked_at for q in history.assistant_interactions),
-    ]
     return EmployeeProgress(
         enrollments=history.enrollments,
         course_titles=titles,
@@ -187,7 +184,7 @@ def employee_progress(
         exam_scores=[a.score_pct for a in history.assessment_attempts],
         seconds_spent=sum(e.seconds_spent for e in history.learning_events)
         + sum(p.seconds for p in history.practice_sessions),
-        active_days_30=len({m.date() for m in moments if since <= m <= now}),
+        active_days_30=len({m.date() for m in history.activity_instants() if since <= m <= now}),
         recent=recent[:20],
         achievements=[(achievement_name(code), at) for code, at in achievements],
     )
@@ -201,6 +198,7 @@ class HandleInbound:
         users: UserRepository,
         histories: LearnerHistoryRepository,
         platform: PlatformRepository,
+        achievements: GamificationRepository,
         cache: ResponseCache | None,
         clock: Clock,
         after_write: Callable[[Sequence[str]], Awaitable[object]] | None = None,
@@ -213,6 +211,7 @@ class HandleInbound:
         self._users = users
         self._histories = histories
         self._platform = platform
+        self._achievements = achievements
         self._cache = cache
         self._clock = clock
         self._after_write = after_write  # gamification awards the learners' points
@@ -260,11 +259,8 @@ class HandleInbound:
 
     async def _resolve_employee(self, payload: dict[str, Any]) -> str | None:
         """Our user id for Directory's `employee_id` ("EMP001") within `company_id`."""
-        employee = payload.get("employee_id")
-        if isinstance(employee, bool) or not isinstance(employee, str | int):
-            raise MalformedMessageError("payload.employee_id must be a string")
-        employee = str(employee).strip()
-        if not employee or len(employee) > 100:
+        employee = identifier(payload.get("employee_id"))
+        if employee is None:
             raise MalformedMessageError("payload.employee_id must be a non-empty string")
         user_id = employee
         for kind in ("employee", "user"):
@@ -277,9 +273,8 @@ class HandleInbound:
         profile = await self._users.get_profile(user_id)
         if profile is None:
             return None
-        company = payload.get("company_id")
-        if isinstance(company, str | int) and not isinstance(company, bool) and str(company):
-            company = str(company)
+        company = identifier(payload.get("company_id"))
+        if company is not None:
             mapped = await self._writer.internal_ids(
                 source=DIRECTORY, kind="organization", external_ids=[company]
             )
@@ -296,7 +291,7 @@ class HandleInbound:
         history = await self._histories.history(
             user_id, since=None, until=now + timedelta(seconds=1)
         )
-        achievements = await self._platform.earned_achievements(user_id)
+        achievements = list((await self._achievements.earned_achievements(user_id)).items())
         progress = employee_progress(history, now=now, achievements=achievements)
         filled = employee_dashboard(progress, today=now.date())
         return Outcome(200, message.answer({**message.response, **filled}))
@@ -314,7 +309,7 @@ class HandleInbound:
         now = self._clock.now()
         if kind is Request.RAG_QUERY:
             if request.user_id is None:
-                return Outcome(400, rag_error(request.request_id, "user_id is required"))
+                return refused(message, 400, "user_id is required")
             scope = ActivityScope(organization, user_id=request.user_id)
             _, found = await items.items(scope, offset=0, limit=RAG_QUERY_ITEMS)
             elapsed = round(1000 * (time.perf_counter() - started))

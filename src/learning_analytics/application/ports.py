@@ -447,12 +447,9 @@ class SkillEvidenceRepository(Protocol):
 
 
 class PlatformRepository(Protocol):
-    """Platform-wide aggregates for the platform's reporting service, and a user's earned
-    achievements (for the Directory employee dashboard)."""
+    """Platform-wide aggregates for the platform's reporting service."""
 
     async def statistics(self, *, since: datetime, until: datetime) -> PlatformStatistics: ...
-
-    async def earned_achievements(self, user_id: str) -> list[tuple[str, datetime]]: ...
 
 
 # --------------------------------------------------------------------------------------------

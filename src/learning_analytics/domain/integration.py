@@ -54,7 +54,7 @@ class InboundMessage:
     payload: dict[str, Any]
     response: dict[str, Any]
     form: WireForm
-    envelope: Mapping[str, Any] | None = None  # a Process envelope as sent (request_id, ...)
+    envelope: Mapping[str, Any] | None = None  # the JSON object as sent (keys in their order)
 
     def answer(self, response: Mapping[str, Any]) -> dict[str, Any]:
         """The envelope sent back: the request's, with `response` filled."""
@@ -132,6 +132,7 @@ def parse_message(content_type: str | None, body: bytes) -> InboundMessage:
             payload=_object(document.get("payload"), "payload", default={}),
             response=_object(document.get("response"), "response", default={}),
             form=form,
+            envelope=document,
         )
     if "target_service" in document and "payload" in document:
         metadata = document.get("metadata")
@@ -206,7 +207,7 @@ class CourseFeedback:
     rejected: int  # entries that could not be read (no learner, rating outside 1-5, bad date)
 
 
-def _identifier(value: Any) -> str | None:
+def identifier(value: Any) -> str | None:
     """An id as the siblings send them: a non-empty string or an integer."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
@@ -223,7 +224,7 @@ def _rating(value: Any) -> int | None:
 
 
 def course_feedback(payload: Mapping[str, Any]) -> CourseFeedback:
-    course_id = _identifier(payload.get("course_id"))
+    course_id = identifier(payload.get("course_id"))
     if course_id is None:
         raise MalformedMessageError("payload.course_id must be a string")
     block = payload.get("feedback", {})
@@ -238,7 +239,7 @@ def course_feedback(payload: Mapping[str, Any]) -> CourseFeedback:
         if not isinstance(item, dict):
             rejected += 1
             continue
-        learner = _identifier(item.get("learner_id"))
+        learner = identifier(item.get("learner_id"))
         rating = _rating(item.get("rating"))
         submitted = parse_instant(item.get("submitted_at"))
         if learner is None or rating is None or submitted is None:
@@ -293,7 +294,7 @@ class EmployeeProgress:
     achievements: Sequence[tuple[str, datetime]] = field(default=())  # (name, earned at)
 
 
-def _iso(moment: datetime) -> str:
+def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -334,7 +335,7 @@ def employee_dashboard(progress: EmployeeProgress, *, today: date) -> dict[str, 
         )
     deadlines.sort(key=lambda d: (d["due_date"], d["course_id"]))
     achievements = [
-        {"name": name, "title": "Achievement earned", "earned_at": _iso(at)}
+        {"name": name, "title": "Achievement earned", "earned_at": iso_z(at)}
         for name, at in sorted(progress.achievements, key=lambda a: a[1], reverse=True)
     ]
     achievements += [
@@ -344,7 +345,7 @@ def employee_dashboard(progress: EmployeeProgress, *, today: date) -> dict[str, 
     return {
         "progress_summary": summary,
         "recent_activity": [
-            {"description": a.description, "type": a.kind, "timestamp": _iso(a.at)} for a in recent
+            {"description": a.description, "type": a.kind, "timestamp": iso_z(a.at)} for a in recent
         ],
         "upcoming_deadlines": deadlines[:MAX_LIST_ITEMS],
         "achievements": achievements[:MAX_LIST_ITEMS],
@@ -455,10 +456,10 @@ def platform_statistics(stats: PlatformStatistics, *, now: datetime) -> dict[str
     return {
         "period": "daily",
         "date_range": {
-            "start_date": _iso(stats.window_start),
-            "end_date": _iso(stats.window_end),
+            "start_date": iso_z(stats.window_start),
+            "end_date": iso_z(stats.window_end),
         },
-        "calculated_at": _iso(now),
+        "calculated_at": iso_z(now),
         "metrics": {
             "learners": {
                 "total_learners": stats.total_learners,
@@ -645,8 +646,8 @@ def _bounded_int(value: Any, name: str, default: int, high: int) -> int:
 
 def rag_request(message: InboundMessage) -> RagRequest:
     envelope = message.envelope or {}
-    request_id = _identifier(envelope.get("request_id")) or ""
-    tenant = _identifier(envelope.get("tenant_id"))
+    request_id = identifier(envelope.get("request_id")) or ""
+    tenant = identifier(envelope.get("tenant_id"))
     if tenant is None:
         raise MalformedMessageError("tenant_id must be the organisation's id")
     since_text = message.payload.get("since")
@@ -656,7 +657,7 @@ def rag_request(message: InboundMessage) -> RagRequest:
     return RagRequest(
         request_id=request_id,
         tenant_id=tenant,
-        user_id=_identifier(envelope.get("user_id")),
+        user_id=identifier(envelope.get("user_id")),
         page=_bounded_int(message.payload.get("page"), "page", 1, 1_000_000),
         limit=_bounded_int(message.payload.get("limit"), "limit", 1000, MAX_RAG_PAGE_SIZE),
         since=since,
@@ -688,7 +689,7 @@ def rag_batch_reply(
             "has_more": request.page * request.limit < total,
             "page": request.page,
             "total_pages": pages,
-            "processed_at": _iso(now),
+            "processed_at": iso_z(now),
             "service": service,
             "duration_ms": duration_ms,
             "mode": "batch",
@@ -711,7 +712,7 @@ def rag_query_reply(
         "data": list(items),
         "metadata": {
             "query_type": "recent",
-            "processed_at": _iso(now),
+            "processed_at": iso_z(now),
             "service": service,
             "duration_ms": duration_ms,
             "mode": "realtime",

@@ -34,6 +34,11 @@ def can_view_learner(principal: Principal, facts: LearnerFacts) -> bool:
     return principal.has(Role.TRAINER) and principal.id in facts.trainer_ids
 
 
+def can_view_model_card(principal: Principal) -> bool:
+    """The drop-off model's card: org admins and platform admins (SPEC §7)."""
+    return principal.is_admin or principal.has(Role.ORG_ADMIN)
+
+
 def can_view_organization(principal: Principal, organization_id: str) -> bool:
     if principal.is_admin:
         return True

@@ -293,6 +293,7 @@ def create_app(
                 users=users,
                 histories=histories,
                 platform=SqlPlatformRepository(sessions),
+                achievements=gamification_store,
                 cache=cache,
                 clock=the_clock,
                 after_write=award_points.for_users,

@@ -21,7 +21,7 @@ import grpc
 import structlog
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from learning_analytics.application.integration import Outcome, refused
+from learning_analytics.application.integration import refused
 from learning_analytics.domain.integration import MalformedMessageError, classify, parse_message
 from learning_analytics.presentation.routers.integration import dispatch
 from learning_analytics.presentation.state import Services
@@ -66,16 +66,6 @@ def _message_classes() -> tuple[Any, Any]:
 ProcessRequest, ProcessResponse = _message_classes()
 
 
-def _error(outcome: Outcome) -> str:
-    envelope = outcome.envelope
-    if isinstance(envelope.get("error"), str):
-        return str(envelope["error"])
-    response = envelope.get("response")
-    if isinstance(response, dict) and isinstance(response.get("error"), str):
-        return str(response["error"])
-    return ""
-
-
 async def process(services: Services, envelope_json: str) -> tuple[bool, str, str]:
     """(success, reply envelope JSON, error) for one `Process` call."""
     body = envelope_json.encode("utf-8", errors="replace")
@@ -89,7 +79,7 @@ async def process(services: Services, envelope_json: str) -> tuple[bool, str, st
         else:
             outcome, _ = await dispatch(services, message, classify(message), verified=False)
     success = outcome.status == 200
-    return success, json.dumps(outcome.envelope), "" if success else _error(outcome)
+    return success, json.dumps(outcome.envelope), "" if success else outcome.error
 
 
 class ProcessServer:

@@ -156,18 +156,3 @@ async def test_statistics_of_an_empty_store(session_factory: Any) -> None:
     assert stats.average_score is None
     assert stats.average_rating is None
     assert dict(stats.engagement_levels) == {"high": 0, "medium": 0, "low": 0}
-
-
-async def test_earned_achievements_newest_first(session_factory: Any) -> None:
-    from learning_analytics.infrastructure.db.tables import UserAchievementRow
-
-    async with session_factory.begin() as session:
-        session.add_all(
-            [
-                UserAchievementRow(user_id="a", achievement_code="first-course", earned_at=day(9)),
-                UserAchievementRow(user_id="a", achievement_code="streak-7", earned_at=day(2)),
-                UserAchievementRow(user_id="b", achievement_code="streak-7", earned_at=day(1)),
-            ]
-        )
-    earned = await SqlPlatformRepository(session_factory).earned_achievements("a")
-    assert earned == [("streak-7", day(2)), ("first-course", day(9))]

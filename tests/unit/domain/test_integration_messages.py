@@ -42,7 +42,9 @@ FORM = "application/x-www-form-urlencoded"
 
 def test_envelope_object() -> None:
     message = parse_message(JSON, json.dumps(ENVELOPE).encode())
-    assert message == InboundMessage("directory-service", {"a": 1}, {"x": ""}, WireForm.ENVELOPE)
+    assert message == InboundMessage(
+        "directory-service", {"a": 1}, {"x": ""}, WireForm.ENVELOPE, envelope=ENVELOPE
+    )
 
 
 def test_envelope_sent_as_a_json_string_with_a_text_content_type() -> None:

@@ -1,16 +1,16 @@
-"""Platform-wide figures for Management Reporting (EDUCORE.md §3.8) and the achievements a
-user earned, read with aggregates in the store (SQLite and PostgreSQL alike)."""
+"""Platform-wide figures for Management Reporting (EDUCORE.md §3.8) and RAG's activity items
+(EDUCORE.md §3.9), read with aggregates in the store (SQLite and PostgreSQL alike)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Date, and_, cast, distinct, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from learning_analytics.application.ports import ActivityScope
-from learning_analytics.domain.integration import PlatformStatistics, count_levels
+from learning_analytics.domain.integration import PlatformStatistics, count_levels, iso_z
 from learning_analytics.infrastructure.db.tables import (
     AssessmentAttemptRow,
     AssessmentSkillScoreRow,
@@ -24,7 +24,6 @@ from learning_analytics.infrastructure.db.tables import (
     OrganizationRow,
     PracticeSessionRow,
     SkillProfileRow,
-    UserAchievementRow,
     UserRow,
 )
 
@@ -42,15 +41,6 @@ def _utc_day(session: AsyncSession, column: Any) -> Any:
 class SqlPlatformRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-
-    async def earned_achievements(self, user_id: str) -> list[tuple[str, datetime]]:
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(UserAchievementRow.achievement_code, UserAchievementRow.earned_at)
-                .where(UserAchievementRow.user_id == user_id)
-                .order_by(UserAchievementRow.earned_at.desc())
-            )
-            return [(code, earned) for code, earned in rows.all()]
 
     async def statistics(self, *, since: datetime, until: datetime) -> PlatformStatistics:
         """Totals over the whole store; "active" figures over [since, until)."""
@@ -215,7 +205,7 @@ FEEDBACK = "layer1b_course_feedback"
 
 
 def _z(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else iso_z(moment)
 
 
 class SqlActivityItemsRepository:

@@ -8,7 +8,6 @@ wire form, what is asked, signature and allow-list, per-sender rate limit, then 
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +25,6 @@ from learning_analytics.application.integration import (
 from learning_analytics.domain.integration import (
     InboundMessage,
     MalformedMessageError,
-    WireForm,
     classify,
     parse_message,
     service_key,
@@ -87,18 +85,6 @@ async def _body(request: Request, limit: int) -> bytes | None:
             return None
         raise
     return b"".join(chunks)
-
-
-_JSON_FORMS = frozenset({WireForm.ENVELOPE, WireForm.STRING_BODY, WireForm.PROCESS})
-
-
-def _sent_envelope(body: bytes) -> Any:
-    """The envelope object as sent, keys in their order (the signer stringified it)."""
-    try:
-        document = json.loads(body)
-        return json.loads(document) if isinstance(document, str) else document
-    except ValueError:
-        return None
 
 
 def _signature(request: Request, services: Services, body: bytes, envelope: Any) -> Signature:
@@ -169,11 +155,10 @@ async def fill_content_metrics(request: Request) -> JSONResponse:
         return _reply(refused(None, 400, str(error)))
 
     kind = classify(message)
-    envelope = _sent_envelope(body) if message.form in _JSON_FORMS else None
     admitted = admission(
         kind,
         message.requester,
-        signature=_signature(request, services, body, envelope),
+        signature=_signature(request, services, body, message.envelope),
         key_configured=services.coordinator_verifier is not None,
         production=settings.is_production,
         unsigned_allowlist=_allowlist(settings.educore_unsigned_allowlist),

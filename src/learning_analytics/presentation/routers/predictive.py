@@ -34,7 +34,7 @@ from learning_analytics.application.predictive import (
     PredictiveAnswer,
 )
 from learning_analytics.application.serving import CacheKey, Computed
-from learning_analytics.domain.models import Role
+from learning_analytics.domain.policy import can_view_model_card
 from learning_analytics.presentation.predictive_schemas import (
     DropOffRiskResponse,
     FeedbackRequest,
@@ -217,7 +217,7 @@ async def get_recommendations(request: Request, learner: ViewableLearner) -> Res
 )
 async def get_model_card(request: Request, principal: CurrentUser) -> Response:
     services = services_of(request)
-    if not (principal.is_admin or principal.has(Role.ORG_ADMIN)):
+    if not can_view_model_card(principal):
         deny(request, services, principal=principal, subject="predictive-model")
     scorer = services.predictive_scorer
     card = scorer.card
