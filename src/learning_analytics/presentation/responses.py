@@ -7,17 +7,20 @@ per request (only `meta` differs), so a cache hit serialises nothing but a few t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgi_correlation_id import correlation_id
 from fastapi import Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from learning_analytics.application.serving import Answer
+from learning_analytics.application.serving import Answer, CacheKey, Computed
 from learning_analytics.domain.models import Principal
+
+if TYPE_CHECKING:
+    from learning_analytics.presentation.state import Services
 
 JSON = "application/json"
 
@@ -96,3 +99,25 @@ def analytics_response(
         **(extra_meta or {}),
     }
     return Response(envelope_bytes(entry.data, meta), media_type=JSON, headers=headers)
+
+
+async def serve_analytics(
+    request: Request,
+    services: Services,
+    key: CacheKey,
+    compute: Callable[[], Awaitable[Computed]],
+    *,
+    family: str,
+    max_age: int,
+    force_refresh: bool = False,
+) -> Response:
+    """The shared serving pipeline's answer as an HTTP response, counted as a cache hit or
+    miss of `family` (a hit is any answer from the cache: fresh, stale or labelled mock)."""
+    answer = await services.pipeline.serve(key, compute, force_refresh=force_refresh)
+    services.metrics.cache.labels(family, "hit" if answer.hit else "miss").inc()
+    return analytics_response(
+        request,
+        answer,
+        max_age=max_age,
+        stale_while_revalidate=services.settings.http_stale_while_revalidate,
+    )

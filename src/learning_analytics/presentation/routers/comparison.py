@@ -32,7 +32,11 @@ from learning_analytics.presentation.params import (
     parse_window,
     window_cache_query,
 )
-from learning_analytics.presentation.responses import analytics_response, render_data, wants_refresh
+from learning_analytics.presentation.responses import (
+    render_data,
+    serve_analytics,
+    wants_refresh,
+)
 from learning_analytics.presentation.schemas import (
     CohortResponse,
     Envelope,
@@ -194,20 +198,14 @@ async def get_peer_comparison(
         )
         return Computed(data=render_data(data), data_as_of=answer.data_as_of)
 
-    answer = await services.pipeline.serve(
+    return await serve_analytics(
+        request,
+        services,
         peer_cache_key(learner.user_id, query),
         compute,
+        family="learner",
+        max_age=services.settings.http_max_age_learner,
         force_refresh=wants_refresh(request, learner.principal, learner.user_id),
-    )
-    services.metrics.cache.labels(
-        "learner", "hit" if answer.data_source == "cached" else "miss"
-    ).inc()
-    settings = services.settings
-    return analytics_response(
-        request,
-        answer,
-        max_age=settings.http_max_age_learner,
-        stale_while_revalidate=settings.http_stale_while_revalidate,
     )
 
 
@@ -263,16 +261,12 @@ async def get_skill_demand(
     key = CacheKey.build(
         route="comparison.skill-demand", subject=organization_id, query={"limit": limit}
     )
-    answer = await services.pipeline.serve(
-        key, compute, force_refresh=wants_refresh(request, access.principal, organization_id)
-    )
-    services.metrics.cache.labels(
-        "organization", "hit" if answer.data_source == "cached" else "miss"
-    ).inc()
-    settings = services.settings
-    return analytics_response(
+    return await serve_analytics(
         request,
-        answer,
-        max_age=settings.http_max_age_organization,
-        stale_while_revalidate=settings.http_stale_while_revalidate,
+        services,
+        key,
+        compute,
+        family="organization",
+        max_age=services.settings.http_max_age_organization,
+        force_refresh=wants_refresh(request, access.principal, organization_id),
     )

@@ -41,9 +41,9 @@ from learning_analytics.presentation.gamification_schemas import (
 )
 from learning_analytics.presentation.params import TZ_MAX_LENGTH, TzQuery, parse_timezone
 from learning_analytics.presentation.responses import (
-    analytics_response,
     json_envelope,
     render_data,
+    serve_analytics,
     wants_refresh,
 )
 from learning_analytics.presentation.schemas import (
@@ -159,19 +159,8 @@ async def get_streak(
         as_of = await services.activity.last_ingested_at(learner.user_id)
         return Computed(data=render_data(data), data_as_of=as_of)
 
-    key = streak_cache_key(learner.user_id, requested)
-    answer = await services.pipeline.serve(
-        key, compute, force_refresh=wants_refresh(request, learner.principal, learner.user_id)
-    )
-    services.metrics.cache.labels(
-        "learner", "hit" if answer.data_source == "cached" else "miss"
-    ).inc()
-    settings = services.settings
-    return analytics_response(
-        request,
-        answer,
-        max_age=settings.http_max_age_learner,
-        stale_while_revalidate=settings.http_stale_while_revalidate,
+    return await _serve_learner(
+        request, learner, streak_cache_key(learner.user_id, requested), compute
     )
 
 
@@ -182,18 +171,14 @@ async def _serve_learner(
     compute: Callable[[], Awaitable[Computed]],
 ) -> Response:
     services = learner.services
-    answer = await services.pipeline.serve(
-        key, compute, force_refresh=wants_refresh(request, learner.principal, learner.user_id)
-    )
-    services.metrics.cache.labels(
-        "learner", "hit" if answer.data_source == "cached" else "miss"
-    ).inc()
-    settings = services.settings
-    return analytics_response(
+    return await serve_analytics(
         request,
-        answer,
-        max_age=settings.http_max_age_learner,
-        stale_while_revalidate=settings.http_stale_while_revalidate,
+        services,
+        key,
+        compute,
+        family="learner",
+        max_age=services.settings.http_max_age_learner,
+        force_refresh=wants_refresh(request, learner.principal, learner.user_id),
     )
 
 
@@ -374,16 +359,13 @@ async def get_leaderboard(
             "caller": caller_id,
         },
     )
-    answer = await services.pipeline.serve(key, compute)
-    services.metrics.cache.labels(
-        "learner", "hit" if answer.data_source == "cached" else "miss"
-    ).inc()
-    settings = services.settings
-    return analytics_response(
+    return await serve_analytics(
         request,
-        answer,
-        max_age=settings.http_max_age_learner,
-        stale_while_revalidate=settings.http_stale_while_revalidate,
+        services,
+        key,
+        compute,
+        family="learner",
+        max_age=services.settings.http_max_age_learner,
     )
 
 

@@ -53,7 +53,11 @@ from learning_analytics.presentation.params import (
     parse_window,
     window_cache_query,
 )
-from learning_analytics.presentation.responses import analytics_response, render_data, wants_refresh
+from learning_analytics.presentation.responses import (
+    render_data,
+    serve_analytics,
+    wants_refresh,
+)
 from learning_analytics.presentation.schemas import Envelope, Problem
 from learning_analytics.presentation.security import (
     SUBJECT_ID_PATTERN,
@@ -240,17 +244,14 @@ async def serve_metric(
         data = render(endpoint, answer, user_id=learner.user_id, course_id=query.course_id)
         return Computed(data=data, data_as_of=answer.data_as_of, data_source=answer.data_source)
 
-    answer = await services.pipeline.serve(
+    return await serve_analytics(
+        request,
+        services,
         learner_cache_key(metric, learner.user_id, query),
         compute,
-        force_refresh=wants_refresh(request, learner.principal, learner.user_id),
-    )
-    services.metrics.cache.labels("learner", "hit" if answer.hit else "miss").inc()
-    return analytics_response(
-        request,
-        answer,
+        family="learner",
         max_age=settings.http_max_age_learner,
-        stale_while_revalidate=settings.http_stale_while_revalidate,
+        force_refresh=wants_refresh(request, learner.principal, learner.user_id),
     )
 
 
