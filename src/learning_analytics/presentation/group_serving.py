@@ -40,6 +40,12 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 Family = Literal["trainer", "organization"]
 
 
+# The OpenAPI note that a 200 may also be the CSV table (`Accept: text/csv`).
+CSV_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
+
 @dataclass(frozen=True, slots=True)
 class CsvTable:
     """The main table of an endpoint: a list member of `data` and the columns to export

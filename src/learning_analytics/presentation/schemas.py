@@ -56,6 +56,12 @@ class Problem(ApiModel):
 # auth
 
 
+# The problem responses the analytics routes document (RFC 9457 bodies, SPEC §6).
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    status: {"model": Problem} for status in (401, 403, 404, 422, 429)
+}
+
+
 class LoginRequest(ApiModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

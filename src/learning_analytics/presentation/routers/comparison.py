@@ -38,12 +38,12 @@ from learning_analytics.presentation.responses import (
     wants_refresh,
 )
 from learning_analytics.presentation.schemas import (
+    PROBLEMS,
     CohortResponse,
     Envelope,
     MetricNoteResponse,
     PeerComparisonResponse,
     PeerMetricResponse,
-    Problem,
     SkillDemandItemResponse,
     SkillDemandResponse,
 )
@@ -54,9 +54,6 @@ from learning_analytics.presentation.security import (
 )
 
 router = APIRouter(prefix="/api/v1/analytics/comparison", tags=["comparison"])
-PROBLEMS: dict[int | str, dict[str, object]] = {
-    status: {"model": Problem} for status in (401, 403, 404, 422, 429)
-}
 MAX_TOP = 50
 PEER_QUERY_KEYS = frozenset({"cohort", "courseId", "from", "to", "tz"})
 

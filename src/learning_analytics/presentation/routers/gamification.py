@@ -47,6 +47,7 @@ from learning_analytics.presentation.responses import (
     wants_refresh,
 )
 from learning_analytics.presentation.schemas import (
+    PROBLEMS,
     CalendarDayResponse,
     Envelope,
     Problem,
@@ -62,9 +63,6 @@ from learning_analytics.presentation.security import (
 )
 
 router = APIRouter(prefix="/api/v1/gamification", tags=["gamification"])
-PROBLEMS: dict[int | str, dict[str, object]] = {
-    status: {"model": Problem} for status in (401, 403, 404, 422, 429)
-}
 
 
 def streak_cache_key(user_id: str, tz: ZoneInfo | None) -> CacheKey:
@@ -274,7 +272,7 @@ def _entry(entry: LeaderboardEntry) -> LeaderboardEntryResponse:
 @router.get(
     "/leaderboard",
     response_model=Envelope[LeaderboardResponse],
-    responses={status: {"model": Problem} for status in (401, 403, 404, 422, 429)},
+    responses=PROBLEMS,
     summary="Ranked points of the organisation, a department or a course over a week, a month or "
     "all time (periods in the organisation's timezone)",
 )

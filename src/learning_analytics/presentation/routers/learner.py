@@ -58,7 +58,7 @@ from learning_analytics.presentation.responses import (
     serve_analytics,
     wants_refresh,
 )
-from learning_analytics.presentation.schemas import Envelope, Problem
+from learning_analytics.presentation.schemas import PROBLEMS, Envelope
 from learning_analytics.presentation.security import (
     SUBJECT_ID_PATTERN,
     LearnerAccess,
@@ -66,9 +66,6 @@ from learning_analytics.presentation.security import (
 )
 
 router = APIRouter(prefix="/api/v1/analytics/learner", tags=["learner analytics"])
-PROBLEMS: dict[int | str, dict[str, object]] = {
-    status: {"model": Problem} for status in (401, 403, 404, 422, 429)
-}
 QUERY_NAMES = frozenset({"from", "to", "tz", "courseId"})
 COURSE_ID_MAX_LENGTH = 128
 _ID = re.compile(SUBJECT_ID_PATTERN)

@@ -21,6 +21,7 @@ from learning_analytics.application.org_analytics import (
     OrganizationAnalytics,
 )
 from learning_analytics.presentation.group_serving import (
+    CSV_CONTENT,
     CsvTable,
     analytics_query,
     cache_key,
@@ -33,7 +34,7 @@ from learning_analytics.presentation.org_schemas import (
     StrategicAlignmentResponse,
 )
 from learning_analytics.presentation.params import FromQuery, ToQuery, TzQuery
-from learning_analytics.presentation.schemas import Envelope, Problem
+from learning_analytics.presentation.schemas import PROBLEMS, Envelope
 from learning_analytics.presentation.security import (
     SUBJECT_ID_PATTERN,
     OrganizationAnalyticsAccess,
@@ -42,12 +43,6 @@ from learning_analytics.presentation.security import (
 )
 
 router = APIRouter(prefix="/api/v1/analytics/organization", tags=["organization"])
-PROBLEMS: dict[int | str, dict[str, object]] = {
-    status: {"model": Problem} for status in (401, 403, 404, 422, 429)
-}
-CSV_CONTENT: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
-}
 
 CourseIdQuery = Annotated[
     str | None,

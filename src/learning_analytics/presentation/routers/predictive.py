@@ -49,7 +49,7 @@ from learning_analytics.presentation.responses import (
     render_data,
     wants_refresh,
 )
-from learning_analytics.presentation.schemas import Envelope, Problem
+from learning_analytics.presentation.schemas import PROBLEMS, Envelope, Problem
 from learning_analytics.presentation.security import (
     CurrentUser,
     LearnerAccess,
@@ -62,9 +62,6 @@ from learning_analytics.presentation.security import (
 from learning_analytics.presentation.state import Services
 
 router = APIRouter(prefix="/api/v1/analytics/predictive", tags=["predictive analytics"])
-PROBLEMS: dict[int | str, dict[str, object]] = {
-    status: {"model": Problem} for status in (401, 403, 404, 422, 429)
-}
 
 
 def predictive_use_case(services: Services) -> Predictive:
