@@ -58,7 +58,7 @@ from learning_analytics.infrastructure.db.repositories import (
     SqlSyncStateRepository,
     SqlUserRepository,
 )
-from learning_analytics.infrastructure.educore.signing import EnvelopeSigner, SignatureVerifier
+from learning_analytics.infrastructure.educore.signing import EnvelopeSigner
 from learning_analytics.infrastructure.llm.gemini import GeminiTextGenerator
 from learning_analytics.infrastructure.locks import LocalLeaderLock, RedisLeaderLock
 from learning_analytics.infrastructure.predictive.model import load_configured_model
@@ -85,7 +85,11 @@ from learning_analytics.presentation.routers import (
     trainer,
 )
 from learning_analytics.presentation.state import RatePolicies, Services, SystemClock
-from learning_analytics.presentation.transport import UpstreamTransport, build_transport
+from learning_analytics.presentation.transport import (
+    UpstreamTransport,
+    build_transport,
+    educore_keys,
+)
 
 log = structlog.get_logger("learning_analytics.app")
 
@@ -110,15 +114,10 @@ def _ping(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
 
 
 def _revalidator(
-    settings: Settings, http: httpx2.AsyncClient
+    settings: Settings, http: httpx2.AsyncClient, signer: EnvelopeSigner | None
 ) -> CoordinatorTokenRevalidator | None:
     if not (settings.nauth_revalidation and settings.coordinator_url):
         return None
-    signer = (
-        EnvelopeSigner(settings.educore_private_key, settings.educore_service_name)
-        if settings.educore_private_key
-        else None
-    )
     return CoordinatorTokenRevalidator(
         http,
         coordinator_url=settings.coordinator_url,
@@ -200,6 +199,7 @@ def create_app(
         writer = SqlRecordWriter(sessions)
         gamification_store = SqlGamificationRepository(sessions)
         users = SqlUserRepository(sessions)
+        signer, verifier = educore_keys(settings)  # the EDUCORE keys, parsed once
         histories = SqlLearnerHistoryRepository(sessions)
         award_points = AwardPoints(
             store=gamification_store,
@@ -300,12 +300,8 @@ def create_app(
                 activity_items=SqlActivityItemsRepository(sessions),
                 service_name=settings.educore_service_name,
             ),
-            revalidator=_revalidator(settings, http),
-            coordinator_verifier=(
-                SignatureVerifier(settings.coordinator_public_key)
-                if settings.coordinator_public_key
-                else None
-            ),
+            revalidator=_revalidator(settings, http, signer),
+            coordinator_verifier=verifier,
             predictive_scorer=Scorer(
                 model=await asyncio.to_thread(load_configured_model, settings.predictive_model_dir),
                 min_auc=settings.predictive_min_auc,

@@ -92,20 +92,31 @@ def build_transport(
     )
 
 
+def educore_keys(settings: Settings) -> tuple[EnvelopeSigner | None, SignatureVerifier | None]:
+    """Our envelope signer and the Coordinator's verifier, from the configured PEM keys (None
+    where a key is not configured); a key that is not EC P-256 PEM stops start-up."""
+    try:
+        signer = (
+            EnvelopeSigner(settings.educore_private_key, settings.educore_service_name)
+            if settings.educore_private_key
+            else None
+        )
+        verifier = (
+            SignatureVerifier(settings.coordinator_public_key)
+            if settings.coordinator_public_key
+            else None
+        )
+    except SigningKeyError as error:
+        raise ConfigurationError(str(error)) from error
+    return signer, verifier
+
+
 def _educore(
     settings: Settings, *, clock: Clock, observer: UpstreamObserver | None
 ) -> UpstreamTransport:
     if not settings.coordinator_url:
         raise ConfigurationError("UPSTREAM_TRANSPORT=educore needs COORDINATOR_URL")
-    signer: EnvelopeSigner | None = None
-    verifier: SignatureVerifier | None = None
-    try:
-        if settings.educore_private_key:
-            signer = EnvelopeSigner(settings.educore_private_key, settings.educore_service_name)
-        if settings.coordinator_public_key:
-            verifier = SignatureVerifier(settings.coordinator_public_key)
-    except SigningKeyError as error:
-        raise ConfigurationError(str(error)) from error
+    signer, verifier = educore_keys(settings)
     if signer is None and settings.is_production:
         raise ConfigurationError(
             "UPSTREAM_TRANSPORT=educore in production needs EDUCORE_PRIVATE_KEY (the Coordinator "

@@ -15,7 +15,6 @@ per token, so the fast path and the route do not ask twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -24,7 +23,7 @@ from typing import Any
 import httpx2
 import structlog
 
-from learning_analytics.infrastructure.educore.signing import EnvelopeSigner
+from learning_analytics.infrastructure.educore.signing import EnvelopeSigner, encode_envelope
 
 log = structlog.get_logger("learning_analytics.auth")
 
@@ -118,10 +117,7 @@ class CoordinatorTokenRevalidator:
 
     async def _ask(self, token: str, *, route: str, method: str) -> str | None:
         envelope = validation_envelope(self._requester, token, route=route, method=method)
-        if self._signer is not None:
-            body, headers = self._signer.headers(envelope)
-        else:
-            body, headers = json.dumps(envelope).encode(), {"Content-Type": "application/json"}
+        body, headers = encode_envelope(self._signer, envelope)
         try:
             reply = await self._http.post(
                 self._url, content=body, headers=headers, timeout=self._timeout

@@ -31,7 +31,7 @@ from learning_analytics.infrastructure.educore.signing import (
     SERVICE_NAME_HEADER,
     EnvelopeSigner,
     SignatureVerifier,
-    js_stringify,
+    encode_envelope,
 )
 from learning_analytics.infrastructure.upstreams.http import RawReply, UpstreamClient
 
@@ -90,10 +90,7 @@ class CoordinatorClient:
         return self.client.name
 
     async def call(self, envelope: Mapping[str, Any], *, request_id: str | None = None) -> Reply:
-        if self._signer is not None:
-            body, headers = self._signer.headers(envelope)
-        else:
-            body, headers = js_stringify(envelope).encode(), {"Content-Type": "application/json"}
+        body, headers = encode_envelope(self._signer, envelope)
         if self._timeout_header_ms:
             headers["X-Request-Timeout"] = str(self._timeout_header_ms)
         return await self.client.post(

@@ -129,6 +129,14 @@ class SignatureVerifier:
         return False
 
 
+def encode_envelope(signer: EnvelopeSigner | None, envelope: Any) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of an envelope sent to the Coordinator: signed when we have a key,
+    else as `JSON.stringify` writes it."""
+    if signer is not None:
+        return signer.headers(envelope)
+    return js_stringify(envelope).encode(), {"Content-Type": "application/json"}
+
+
 def generate_key_pair() -> tuple[str, str]:
     """A new P-256 key pair as PEM (private PKCS#8, public SubjectPublicKeyInfo): for tests,
     the simulator and operators setting up a deployment."""
