@@ -35,6 +35,7 @@ from learning_analytics.domain.gamification.leaderboard import (
 from learning_analytics.domain.gamification.levels import Level, level_for
 from learning_analytics.domain.gamification.rules import Award, RuleTable, derive_awards
 from learning_analytics.domain.metrics.gamification import CALENDAR_DAYS, Streak, compute_streak
+from learning_analytics.domain.timezones import zone_named
 
 # The longest streak is looked for over this much history (a learner's streak rarely spans more).
 STREAK_HISTORY = timedelta(days=730)
@@ -44,13 +45,8 @@ def resolve_timezone(requested: ZoneInfo | None, profile: UserProfile | None) ->
     """The tz of day boundaries: the requested one, else the user's, then the org's, then UTC."""
     if requested is not None:
         return requested
-    for name in (profile.timezone, profile.organization_timezone) if profile else ():
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (KeyError, ValueError):
-                continue
-    return ZoneInfo("UTC")
+    names = (profile.timezone, profile.organization_timezone) if profile else ()
+    return zone_named(next((name for name in names if zone_named(name).key == name), None))
 
 
 class GetStreak:
@@ -70,16 +66,6 @@ class GetStreak:
 
 # --------------------------------------------------------------------------------------------
 # Points, levels, achievements, leaderboards
-
-
-def zone_named(name: str | None) -> ZoneInfo:
-    """The zone called `name`, UTC when it is missing or unknown."""
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (KeyError, ValueError):
-            pass
-    return ZoneInfo("UTC")
 
 
 @dataclass(frozen=True, slots=True)

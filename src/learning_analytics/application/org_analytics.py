@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -56,6 +56,7 @@ from learning_analytics.domain.metrics.trainer import (
     student_distribution,
     teaching_effectiveness,
 )
+from learning_analytics.domain.timezones import zone_named
 
 R = TypeVar("R")
 
@@ -110,14 +111,7 @@ def week_starts(window: Window) -> list[str]:
 
 
 def _zone(requested: ZoneInfo | None, name: str | None) -> ZoneInfo:
-    if requested is not None:
-        return requested
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (KeyError, ValueError):
-            pass
-    return ZoneInfo("UTC")
+    return requested if requested is not None else zone_named(name)
 
 
 class TrainerAnalytics:
@@ -238,6 +232,7 @@ class OrganizationAnalytics:
             departments=tuple(d.department_id for d in shown),
             window=time_range(window, tz, now=now),
             course_id=query.course_id,
+            organization_zone=tz.key == zone_named(zone_name).key,
         )
         return _OrgContext(window, tz, shown, suppressed, scope)
 
@@ -331,6 +326,4 @@ class OrganizationAnalytics:
 
 def _previous(scope: OrganizationScope) -> OrganizationScope:
     """The same scope over the window of the same length just before."""
-    return OrganizationScope(
-        scope.organization_id, scope.departments, previous_range(scope.window), scope.course_id
-    )
+    return replace(scope, window=previous_range(scope.window))

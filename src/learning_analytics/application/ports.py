@@ -472,8 +472,11 @@ class OrganizationScope:
 
     organization_id: str
     departments: tuple[str, ...]
-    window: TimeRange
+    window: TimeRange  # local midnights in the request's timezone
     course_id: str | None = None
+    # The window's timezone is the organisation's, whose local days the store may keep rolled
+    # up per learner (then it can read them instead of the activity rows).
+    organization_zone: bool = False
 
 
 class TrainerAnalyticsRepository(Protocol):

@@ -2,11 +2,13 @@
 
 Every figure is a GROUP BY in the database — per course, unit, assessment or enrolment of a
 trainer's courses; per department (and week) of an organisation — so no request loads people's
-records into Python. The same SQLAlchemy Core queries run on SQLite and PostgreSQL; the only
-dialect-specific piece is turning an instant into epoch seconds for day/week buckets
-(`_epoch`, compiled per dialect). Buckets are whole multiples of 86 400 s / 604 800 s counted
-from an anchor instant (the window's local midnight), so around a DST change a bucket edge is an
-hour off the local midnight (documented in docs/metrics.md).
+records into Python. The same SQLAlchemy Core queries run on SQLite and PostgreSQL (`sqltime`
+compiles the few dialect-specific pieces). Days are local calendar days of the request's
+timezone, weeks 7 of them counted back from the window's end (docs/metrics.md).
+
+Organisation activity figures read the per-learner day rollup (`activity_days`) when the request
+is in the organisation's own timezone and not filtered by course; otherwise the activity rows,
+with the same definitions (a test checks both paths give the same numbers).
 
 A learner's department is their own, else their team's, else "" (unassigned), as in
 `cohorts.py`. Index choices, from EXPLAIN on 50 000 learners / 9.1 M events: see
@@ -18,13 +20,12 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Integer,
     Select,
     Subquery,
     and_,
@@ -38,9 +39,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from learning_analytics.application.ports import OrganizationScope, TimeRange
 from learning_analytics.domain.metrics.organization import (
@@ -64,7 +62,10 @@ from learning_analytics.domain.metrics.trainer import (
     UnitAggregate,
 )
 from learning_analytics.domain.models import Role
+from learning_analytics.domain.timezones import day_number, offset_segments
+from learning_analytics.infrastructure.db.sqltime import Epoch, floor_div, local_day
 from learning_analytics.infrastructure.db.tables import (
+    ActivityDayRow,
     AssessmentAttemptRow,
     AssistantInteractionRow,
     CourseRow,
@@ -86,58 +87,41 @@ from learning_analytics.infrastructure.db.tables import (
 LEARNER = Role.LEARNER.value
 AnySelect = Select[*tuple[Any, ...]]
 DAY = 86_400
-WEEK = 7 * DAY
 UNASSIGNED_NAME = "Unassigned"
 WORK_MEM = "64MB"  # per aggregate query on PostgreSQL, for this transaction only
 EVENT = LearningEventRow
 ATTEMPT = AssessmentAttemptRow
+DAYS = ActivityDayRow
 
 
-class _Epoch(FunctionElement[float]):
-    """Seconds since 1970-01-01 UTC of a stored instant."""
-
-    type = Float()
-    inherit_cache = True
-    name = "epoch_seconds"
+def _zone(window: TimeRange) -> tzinfo:
+    return window.start.tzinfo or UTC
 
 
-@compiles(_Epoch, "sqlite")
-def _epoch_sqlite(element: _Epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    # Instants are stored as UTC text; rounded to the millisecond against float noise.
-    return f"round((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0, 3)"
+def _day_numbers(window: TimeRange) -> tuple[int, int]:
+    """The local days [first, after) of a window of local midnights."""
+    return day_number(window.start.date()), day_number(window.end.date())
 
 
-@compiles(_Epoch, "postgresql")
-def _epoch_postgresql(element: _Epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS FLOAT)"
+def _local_day(column: Any, window: TimeRange) -> ColumnElement[int]:
+    """The number of the local date (in the window's zone) of an instant inside the window."""
+    return local_day(column, offset_segments(_zone(window), window.start, window.end))
 
 
-class _FloorDiv(FunctionElement[int]):
-    """floor(a / b) of non-negative numbers, as an integer."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "floor_div"
+def _week(day: Any, anchor: datetime) -> ColumnElement[int]:
+    """Index of the 7-local-day week of `day` counted from the local date of `anchor`."""
+    return floor_div(day - literal(day_number(anchor.date())), 7)
 
 
-@compiles(_FloorDiv, "sqlite")
-def _floor_div_sqlite(element: _FloorDiv, compiler: SQLCompiler, **kw: Any) -> str:
-    a, b = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(({a}) / ({b}) AS INTEGER)"  # truncation = floor for non-negative values
+def _rolled_up(scope: OrganizationScope) -> bool:
+    """Whether the per-learner day rollup answers for this scope: it keeps the organisation's
+    local days of all courses (a course filter or another timezone reads the activity rows)."""
+    return scope.organization_zone and scope.course_id is None
 
 
-@compiles(_FloorDiv, "postgresql")
-def _floor_div_postgresql(element: _FloorDiv, compiler: SQLCompiler, **kw: Any) -> str:
-    a, b = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(floor(({a}) / ({b})) AS INTEGER)"
-
-
-def bucket(column: Any, anchor: datetime, width: int) -> ColumnElement[int]:
-    """Index of the `width`-second bucket of `column` counted from `anchor` (instants at or
-    after the anchor only)."""
-    return _FloorDiv(
-        _Epoch(column) - literal(anchor.timestamp(), Float()), literal(float(width), Float())
-    )
+def _rollup_window(window: TimeRange) -> ColumnElement[bool]:
+    first, after = _day_numbers(window)
+    return and_(DAYS.day >= first, DAYS.day < after)
 
 
 def _department() -> ColumnElement[str]:
@@ -170,6 +154,14 @@ def _events(scope: OrganizationScope, learners: Subquery, window: TimeRange) -> 
     if scope.course_id is not None:
         query = query.where(EVENT.course_id == scope.course_id)
     return query
+
+
+def _within(column: Any, window: TimeRange) -> ColumnElement[bool]:
+    return and_(column >= window.start, column < window.end)
+
+
+def _on_course(query: Any, column: Any, course_id: str | None) -> Any:
+    return query if course_id is None else query.where(column == course_id)
 
 
 def _completed_unit() -> ColumnElement[int]:
@@ -286,10 +278,7 @@ class SqlAnalyticsRepository:
             )
             .group_by(ATTEMPT.course_id)
         )
-        days = _FloorDiv(
-            _Epoch(enrollment.completed_at) - _Epoch(enrollment.enrolled_at),
-            literal(float(DAY), Float()),
-        )
+        days = floor_div(Epoch(enrollment.completed_at) - Epoch(enrollment.enrolled_at), DAY)
         durations = (
             select(enrollment.course_id, days.label("days"), func.count().label("n"))
             .where(
@@ -630,28 +619,45 @@ class SqlAnalyticsRepository:
         self, scope: OrganizationScope, *, anchor: datetime
     ) -> list[WeekAggregate]:
         learners = _learners(scope)
-        week = bucket(EVENT.occurred_at, anchor, WEEK)
         # Two hash aggregations (per learner-week, then per department-week) instead of a
-        # COUNT(DISTINCT), which PostgreSQL computes by sorting every event row.
-        per_user = (
-            _events(scope, learners, scope.window)
-            .add_columns(
-                learners.c.department_id,
-                week.label("week"),
-                EVENT.user_id,
-                func.sum(_completed_unit()).label("units"),
-                func.sum(EVENT.seconds_spent).label("seconds"),
+        # COUNT(DISTINCT), which PostgreSQL computes by sorting every row.
+        if _rolled_up(scope):
+            week = _week(DAYS.day, anchor)
+            per_user = (
+                select(
+                    DAYS.user_id,
+                    week.label("week"),
+                    func.sum(DAYS.units).label("units"),
+                    func.sum(DAYS.seconds).label("seconds"),
+                )
+                .where(_rollup_window(scope.window), DAYS.events > 0)
+                .group_by(DAYS.user_id, week)
+                .subquery("per_user")
             )
-            .group_by(learners.c.department_id, week, EVENT.user_id)
-            .subquery("per_user")
+        else:
+            week = _week(_local_day(EVENT.occurred_at, scope.window), anchor)
+            per_user = (
+                _events(scope, learners, scope.window)
+                .add_columns(
+                    EVENT.user_id,
+                    week.label("week"),
+                    func.sum(_completed_unit()).label("units"),
+                    func.sum(EVENT.seconds_spent).label("seconds"),
+                )
+                .group_by(EVENT.user_id, week)
+                .subquery("per_user")
+            )
+        query = (
+            select(
+                learners.c.department_id,
+                per_user.c.week,
+                func.count().label("active"),
+                func.sum(per_user.c.units).label("units"),
+                func.sum(per_user.c.seconds).label("seconds"),
+            )
+            .join(learners, learners.c.user_id == per_user.c.user_id)
+            .group_by(learners.c.department_id, per_user.c.week)
         )
-        query = select(
-            per_user.c.department_id,
-            per_user.c.week,
-            func.count().label("active"),
-            func.sum(per_user.c.units).label("units"),
-            func.sum(per_user.c.seconds).label("seconds"),
-        ).group_by(per_user.c.department_id, per_user.c.week)
         return [
             WeekAggregate(
                 r.department_id, int(r.week), _int(r.active), _int(r.units), _int(r.seconds)
@@ -661,37 +667,52 @@ class SqlAnalyticsRepository:
 
     async def window_activity(self, scope: OrganizationScope) -> list[ActivityAggregate]:
         learners = _learners(scope)
-        day = bucket(EVENT.occurred_at, scope.window.start, DAY)
-        per_day = (
-            _events(scope, learners, scope.window)
-            .add_columns(
-                learners.c.department_id,
-                EVENT.user_id,
-                day.label("day"),
-                func.sum(_completed_unit()).label("units"),
-                func.sum(EVENT.seconds_spent).label("seconds"),
+        if _rolled_up(scope):
+            per_user = (
+                select(
+                    DAYS.user_id,
+                    func.count().label("days"),
+                    func.sum(DAYS.units).label("units"),
+                    func.sum(DAYS.seconds).label("seconds"),
+                )
+                .where(_rollup_window(scope.window), DAYS.events > 0)
+                .group_by(DAYS.user_id)
+                .subquery("per_user")
             )
-            .group_by(learners.c.department_id, EVENT.user_id, day)
-            .subquery("per_day")
-        )
-        per_user = (
+        else:
+            day = _local_day(EVENT.occurred_at, scope.window)
+            per_day = (
+                _events(scope, learners, scope.window)
+                .add_columns(
+                    EVENT.user_id,
+                    day.label("day"),
+                    func.sum(_completed_unit()).label("units"),
+                    func.sum(EVENT.seconds_spent).label("seconds"),
+                )
+                .group_by(EVENT.user_id, day)
+                .subquery("per_day")
+            )
+            per_user = (
+                select(
+                    per_day.c.user_id,
+                    func.count().label("days"),
+                    func.sum(per_day.c.units).label("units"),
+                    func.sum(per_day.c.seconds).label("seconds"),
+                )
+                .group_by(per_day.c.user_id)
+                .subquery("per_user")
+            )
+        query = (
             select(
-                per_day.c.department_id,
-                per_day.c.user_id,
-                func.count().label("days"),
-                func.sum(per_day.c.units).label("units"),
-                func.sum(per_day.c.seconds).label("seconds"),
+                learners.c.department_id,
+                func.count().label("active"),
+                func.sum(per_user.c.days).label("active_days"),
+                func.sum(per_user.c.units).label("units"),
+                func.sum(per_user.c.seconds).label("seconds"),
             )
-            .group_by(per_day.c.department_id, per_day.c.user_id)
-            .subquery("per_user")
+            .join(learners, learners.c.user_id == per_user.c.user_id)
+            .group_by(learners.c.department_id)
         )
-        query = select(
-            per_user.c.department_id,
-            func.count().label("active"),
-            func.sum(per_user.c.days).label("active_days"),
-            func.sum(per_user.c.units).label("units"),
-            func.sum(per_user.c.seconds).label("seconds"),
-        ).group_by(per_user.c.department_id)
         return [
             ActivityAggregate(
                 r.department_id,
@@ -838,6 +859,27 @@ class SqlAnalyticsRepository:
         if scope.course_id is not None:
             enrollments = enrollments.where(e.course_id == scope.course_id)
             attempts = attempts.where(ATTEMPT.course_id == scope.course_id)
+        if _rolled_up(scope):
+            scored = (
+                select(
+                    DAYS.user_id,
+                    func.sum(DAYS.attempts).label("attempts"),
+                    func.sum(DAYS.score_sum).label("score_sum"),
+                )
+                .where(_rollup_window(window), DAYS.attempts > 0)
+                .group_by(DAYS.user_id)
+                .subquery("scored")
+            )
+            attempts = (
+                select(
+                    learners.c.department_id,
+                    func.sum(scored.c.attempts).label("attempts"),
+                    func.sum(scored.c.score_sum).label("score_sum"),
+                    func.count().label("learners"),
+                )
+                .join(learners, learners.c.user_id == scored.c.user_id)
+                .group_by(learners.c.department_id)
+            )
         p = SkillProfileRow
         gaps = (
             select(
@@ -914,86 +956,24 @@ class SqlAnalyticsRepository:
     ) -> list[CultureAggregate]:
         learners = _learners(scope)
         window = scope.window
-        course = scope.course_id
         anchor = window.end - timedelta(days=7 * weeks)
-
-        def within(column: Any) -> ColumnElement[bool]:
-            return and_(column >= window.start, column < window.end)
-
-        def on_course(query: Any, column: Any) -> Any:
-            return query if course is None else query.where(column == course)
-
-        parts: list[Any] = [
-            on_course(
-                select(EVENT.user_id, EVENT.occurred_at.label("at")).where(
-                    within(EVENT.occurred_at)
-                ),
-                EVENT.course_id,
-            ),
-            on_course(
-                select(ATTEMPT.user_id, ATTEMPT.submitted_at.label("at")).where(
-                    within(ATTEMPT.submitted_at)
-                ),
-                ATTEMPT.course_id,
-            ),
-            on_course(
-                select(AssistantInteractionRow.user_id, AssistantInteractionRow.asked_at).where(
-                    within(AssistantInteractionRow.asked_at)
-                ),
-                AssistantInteractionRow.course_id,
-            ),
-        ]
-        if course is None:
-            parts.append(
-                select(PracticeSessionRow.user_id, PracticeSessionRow.started_at).where(
-                    within(PracticeSessionRow.started_at)
-                )
-            )
-        acts = union_all(*parts).subquery("acts")
-        week = bucket(acts.c.at, anchor, WEEK)
-        per_week = (
-            select(acts.c.user_id, week.label("week"))
-            .group_by(acts.c.user_id, week)
-            .subquery("per_week")
-        )
-        per_user = (
-            select(per_week.c.user_id, func.count().label("weeks"))
-            .group_by(per_week.c.user_id)
-            .subquery("per_user")
-        )
         half = (weeks + 1) // 2
-        active = (
+        per_user = (
+            self._culture_from_rollup(scope, anchor)
+            if _rolled_up(scope)
+            else self._culture_from_activity(scope, anchor)
+        )
+        habits = (
             select(
                 learners.c.department_id,
-                func.count().label("active"),
+                func.sum(case((per_user.c.weeks > 0, 1), else_=0)).label("active"),
                 func.sum(case((per_user.c.weeks >= half, 1), else_=0)).label("consistent"),
+                func.sum(case((per_user.c.social > 0, 1), else_=0)).label("collaborating"),
             )
             .join(per_user, per_user.c.user_id == learners.c.user_id)
             .group_by(learners.c.department_id)
         )
-        social_parts = [
-            on_course(
-                select(AssistantInteractionRow.user_id).where(
-                    within(AssistantInteractionRow.asked_at)
-                ),
-                AssistantInteractionRow.course_id,
-            ),
-            on_course(
-                select(FeedbackRow.user_id).where(within(FeedbackRow.submitted_at)),
-                FeedbackRow.course_id,
-            ),
-        ]
-        if course is None:
-            social_parts.append(
-                select(PracticeSessionRow.user_id).where(within(PracticeSessionRow.started_at))
-            )
-        social = union_all(*social_parts).subquery("social")
-        collaborating = (
-            select(learners.c.department_id, func.count().label("collaborating"))
-            .where(learners.c.user_id.in_(select(social.c.user_id)))
-            .group_by(learners.c.department_id)
-        )
-        ordered = on_course(
+        ordered = _on_course(
             select(
                 ATTEMPT.user_id,
                 ATTEMPT.score_pct,
@@ -1006,8 +986,9 @@ class SqlAnalyticsRepository:
                     order_by=(ATTEMPT.submitted_at.desc(), ATTEMPT.id.desc()),
                 )
                 .label("last"),
-            ).where(within(ATTEMPT.submitted_at)),
+            ).where(_within(ATTEMPT.submitted_at, window)),
             ATTEMPT.course_id,
+            scope.course_id,
         ).subquery("ordered")
         scores = (
             select(
@@ -1031,30 +1012,125 @@ class SqlAnalyticsRepository:
             .join(scores, scores.c.user_id == learners.c.user_id)
             .group_by(learners.c.department_id)
         )
-        activities, active_rows, social_rows, growth_rows = await asyncio.gather(
-            self.window_activity(scope), *(self._rows(q) for q in (active, collaborating, growth))
+        activities, habit_rows, growth_rows = await asyncio.gather(
+            self.window_activity(scope), *(self._rows(q) for q in (habits, growth))
         )
         activity = {a.department_id: a for a in activities}
-        by_active = {r.department_id: r for r in active_rows}
-        by_social = {r.department_id: _int(r.collaborating) for r in social_rows}
+        by_habit = {r.department_id: r for r in habit_rows}
         by_growth = {r.department_id: r for r in growth_rows}
         result: list[CultureAggregate] = []
         for department_id in sorted(scope.departments):
-            act = by_active.get(department_id)
+            habit = by_habit.get(department_id)
             grow = by_growth.get(department_id)
             events = activity.get(department_id)
             result.append(
                 CultureAggregate(
                     department_id=department_id,
-                    active_learners=_int(act.active) if act else 0,
-                    consistent_learners=_int(act.consistent) if act else 0,
+                    active_learners=_int(habit.active) if habit else 0,
+                    consistent_learners=_int(habit.consistent) if habit else 0,
                     seconds=events.seconds if events else 0,
-                    collaborating_learners=by_social.get(department_id, 0),
+                    collaborating_learners=_int(habit.collaborating) if habit else 0,
                     growth_measured=_int(grow.measured) if grow else 0,
                     growing_learners=_int(grow.growing) if grow else 0,
                 )
             )
         return result
+
+    @staticmethod
+    def _culture_from_rollup(scope: OrganizationScope, anchor: datetime) -> Subquery:
+        """Per learner: weeks with learning activity (events, attempts, questions, practice)
+        and the number of social acts (questions, feedback, practice) in the window."""
+        week = _week(DAYS.day, anchor)
+        per_week = (
+            select(
+                DAYS.user_id,
+                week.label("week"),
+                func.sum(DAYS.events + DAYS.attempts + DAYS.questions + DAYS.practice).label(
+                    "acts"
+                ),
+                func.sum(DAYS.questions + DAYS.feedback + DAYS.practice).label("social"),
+            )
+            .where(_rollup_window(scope.window))
+            .group_by(DAYS.user_id, week)
+            .subquery("per_week")
+        )
+        return (
+            select(
+                per_week.c.user_id,
+                func.sum(case((per_week.c.acts > 0, 1), else_=0)).label("weeks"),
+                func.sum(per_week.c.social).label("social"),
+            )
+            .group_by(per_week.c.user_id)
+            .subquery("per_user")
+        )
+
+    @staticmethod
+    def _culture_from_activity(scope: OrganizationScope, anchor: datetime) -> Subquery:
+        """The same per-learner figures from the activity rows (practice has no course: with a
+        course filter it counts neither as activity nor as social)."""
+        window = scope.window
+        course = scope.course_id
+        zero, one = literal(0), literal(1)
+        parts: list[Any] = [
+            _on_course(
+                select(
+                    EVENT.user_id,
+                    EVENT.occurred_at.label("at"),
+                    one.label("act"),
+                    zero.label("social"),
+                ).where(_within(EVENT.occurred_at, window)),
+                EVENT.course_id,
+                course,
+            ),
+            _on_course(
+                select(ATTEMPT.user_id, ATTEMPT.submitted_at, one, zero).where(
+                    _within(ATTEMPT.submitted_at, window)
+                ),
+                ATTEMPT.course_id,
+                course,
+            ),
+            _on_course(
+                select(
+                    AssistantInteractionRow.user_id, AssistantInteractionRow.asked_at, one, one
+                ).where(_within(AssistantInteractionRow.asked_at, window)),
+                AssistantInteractionRow.course_id,
+                course,
+            ),
+            _on_course(
+                select(FeedbackRow.user_id, FeedbackRow.submitted_at, zero, one).where(
+                    _within(FeedbackRow.submitted_at, window)
+                ),
+                FeedbackRow.course_id,
+                course,
+            ),
+        ]
+        if course is None:
+            parts.append(
+                select(PracticeSessionRow.user_id, PracticeSessionRow.started_at, one, one).where(
+                    _within(PracticeSessionRow.started_at, window)
+                )
+            )
+        acts = union_all(*parts).subquery("acts")
+        week = _week(_local_day(acts.c.at, window), anchor)
+        per_week = (
+            select(
+                acts.c.user_id,
+                week.label("week"),
+                func.sum(acts.c.act).label("acts"),
+                func.sum(acts.c.social).label("social"),
+            )
+            .group_by(acts.c.user_id, week)
+            .subquery("per_week")
+        )
+        return (
+            select(
+                per_week.c.user_id,
+                func.sum(case((per_week.c.acts > 0, 1), else_=0)).label("weeks"),
+                func.sum(per_week.c.social).label("social"),
+            )
+            .group_by(per_week.c.user_id)
+            .subquery("per_user")
+        )
 
     async def last_sync_at(self) -> datetime | None:
         async with self._sessions() as session:

@@ -30,7 +30,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from learning_analytics.application.gamification import zone_named
 from learning_analytics.application.ports import (
     LeaderboardRow,
     LeaderboardScope,
@@ -44,6 +43,7 @@ from learning_analytics.domain.gamification.events import (
 )
 from learning_analytics.domain.gamification.leaderboard import Period, period_start_days
 from learning_analytics.domain.gamification.rules import Award
+from learning_analytics.domain.timezones import zone_named
 from learning_analytics.infrastructure.db.repositories import (
     MAX_ROWS_PER_CHUNK,
     _chunks,

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from learning_analytics.application.ports import UserProfile
 from learning_analytics.domain.policy import LearnerFacts
@@ -45,6 +46,7 @@ from learning_analytics.domain.records import (
     Team,
     User,
 )
+from learning_analytics.infrastructure.db import activity_days
 from learning_analytics.infrastructure.db.tables import (
     AssessmentAttemptRow,
     AssessmentSkillScoreRow,
@@ -149,6 +151,21 @@ async def _upsert(
             upsert = statement.on_conflict_do_nothing(index_elements=key)
         await session.execute(upsert, list(chunk))
     return len(distinct)
+
+
+async def _upsert_activity(session: AsyncSession, model: type[Base], rows: Sequence[Row]) -> int:
+    """Upsert activity rows and recompute the activity rollup's buckets they touch (where they
+    land, and where the same ids were before), in the same transaction."""
+    source = activity_days.SOURCE_OF[model]
+    ids = [row["id"] for row in rows]
+    before = await session.run_sync(
+        lambda s: activity_days.stored_touches(s.connection(), model, ids)
+    )
+    written = await _upsert(session, _table(model), rows)
+    at = source.at.key
+    touches = [*before, *((row["user_id"], row[at]) for row in rows)]
+    await session.run_sync(lambda s: activity_days.refresh(s.connection(), touches))
+    return written
 
 
 def _copyable(table: Table) -> bool:
@@ -375,12 +392,32 @@ class SqlRecordWriter:
     ) -> int:
         rows = [_row(record, source=source, ingested_at=ingested_at) for record in records]
         async with self._sessions.begin() as session:
+            if model in activity_days.SOURCE_OF:
+                return await _upsert_activity(session, model, rows)
             return await _upsert(session, _table(model), rows)
 
     async def upsert_organizations(
         self, records: Sequence[Organization], *, source: str, ingested_at: datetime
     ) -> int:
-        return await self._write(OrganizationRow, records, source=source, ingested_at=ingested_at)
+        rows = [_row(record, source=source, ingested_at=ingested_at) for record in records]
+        ids = sorted({record.id for record in records})
+        async with self._sessions.begin() as session:
+            before = await session.run_sync(
+                lambda s: activity_days.organization_zone_keys(s.connection(), ids)
+            )
+            written = await _upsert(session, _table(OrganizationRow), rows)
+            after = await session.run_sync(
+                lambda s: activity_days.organization_zone_keys(s.connection(), ids)
+            )
+            moved = [i for i in ids if before[i] != after[i]]
+            if moved:  # the activity rollup's days are in the organisation's timezone
+
+                def recompute(s: Session) -> None:
+                    users = activity_days.users_of_organizations(s.connection(), moved)
+                    activity_days.recompute_users(s.connection(), users)
+
+                await session.run_sync(recompute)
+        return written
 
     async def upsert_departments(
         self, records: Sequence[Department], *, source: str, ingested_at: datetime
@@ -395,7 +432,22 @@ class SqlRecordWriter:
     async def upsert_users(
         self, records: Sequence[User], *, source: str, ingested_at: datetime
     ) -> int:
-        return await self._write(UserRow, records, source=source, ingested_at=ingested_at)
+        rows = [_row(record, source=source, ingested_at=ingested_at) for record in records]
+        ids = sorted({record.id for record in records})
+        async with self._sessions.begin() as session:
+            before = await session.run_sync(
+                lambda s: activity_days.zone_keys_of_users(s.connection(), ids)
+            )
+            written = await _upsert(session, _table(UserRow), rows)
+            after = await session.run_sync(
+                lambda s: activity_days.zone_keys_of_users(s.connection(), ids)
+            )
+            moved = [i for i in ids if before[i] != after[i]]
+            if moved:  # a new organisation in another timezone: the learner's days move
+                await session.run_sync(
+                    lambda s: activity_days.recompute_users(s.connection(), moved)
+                )
+        return written
 
     async def upsert_external_ids(
         self, records: Sequence[ExternalId], *, ingested_at: datetime
@@ -451,7 +503,7 @@ class SqlRecordWriter:
             for s in attempt.skill_scores
         ]
         async with self._sessions.begin() as session:
-            written = await _upsert(session, _table(AssessmentAttemptRow), attempts)
+            written = await _upsert_activity(session, AssessmentAttemptRow, attempts)
             await _replace_children(
                 session,
                 _table(AssessmentSkillScoreRow),

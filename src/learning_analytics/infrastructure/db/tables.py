@@ -306,6 +306,48 @@ class FeedbackRow(Ingested, Base):
     submitted_at: Mapped[datetime]
 
 
+ROLLUP_COUNTS = (
+    "events",
+    "units",
+    "seconds",
+    "attempts",
+    "score_sum",
+    "practice",
+    "questions",
+    "feedback",
+    "first_event_at",
+    "last_event_at",
+)
+
+
+class ActivityDayRow(Base):
+    """Per learner and local day: how much of each activity they had (a rollup of the five
+    activity tables above, kept by the record writer; see `db/activity_days.py`).
+
+    `day` numbers the local date in the timezone of the learner's organisation (UTC without
+    one) as `domain.timezones.day_number` does. Learning events give `events`, `units`
+    (completed units), `seconds` and the day's first and last event instants; attempts give
+    `attempts` and `score_sum`; practice sessions, assistant questions and feedback their counts.
+    """
+
+    __tablename__ = "activity_days"
+    # Organisation figures read a range of days: an index-only scan on PostgreSQL.
+    __table_args__ = (Index(None, "day", "user_id", postgresql_include=list(ROLLUP_COUNTS)),)
+
+    user_id: Mapped[str] = mapped_column(primary_key=True)
+    day: Mapped[int] = mapped_column(primary_key=True)
+    events: Mapped[int] = mapped_column(server_default="0")
+    units: Mapped[int] = mapped_column(server_default="0")
+    seconds: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    first_event_at: Mapped[datetime | None]
+    last_event_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(server_default="0")
+    score_sum: Mapped[float] = mapped_column(server_default="0")
+    practice: Mapped[int] = mapped_column(server_default="0")
+    questions: Mapped[int] = mapped_column(server_default="0")
+    feedback: Mapped[int] = mapped_column(server_default="0")
+
+
 # --------------------------------------------------------------------------------------------
 # Skills and paths
 

@@ -1,0 +1,333 @@
+"""The per-learner, per-local-day activity rollup (`activity_days`), kept exact by the writer.
+
+Organisation figures over 30 000 learners read a window of days from this table instead of
+hundreds of thousands of activity rows (bench/README.md, issue 5). A row sums one learner's
+learning events, attempts, practice sessions, assistant questions and feedback of one local day
+in the timezone of the learner's organisation (UTC without one).
+
+How it stays equal to the activity tables (a test compares them on both databases):
+- every write of activity rows recomputes, in the same transaction, the (learner, day) buckets
+  the written rows fall in, and those the same ids fell in before the write (a re-ingested row
+  may have moved to another learner or instant): the buckets' rows are deleted and summed again
+  from the activity tables, for the written learners over the span of days touched;
+- a learner whose zone changes (a new organisation, or their organisation's timezone) is
+  recomputed entirely; `rebuild` recomputes everyone (after a bulk load that bypassed the writer).
+
+On PostgreSQL the recomputation holds a transaction-scoped advisory lock, so two concurrent
+writers cannot sum each other's uncommitted rows away: the second one waits, then reads the first
+one's committed rows (READ COMMITTED). SQLite has one writer at a time anyway.
+
+The work is synchronous Core on a `Connection`: the async writer runs it through `run_sync`, and
+migration 0006 backfills the table with the same code.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+)
+
+from learning_analytics.domain.timezones import (
+    day_of_number,
+    local_day_number,
+    offset_segments,
+    zone_named,
+)
+from learning_analytics.infrastructure.db.sqltime import local_day
+from learning_analytics.infrastructure.db.tables import (
+    ActivityDayRow,
+    AssessmentAttemptRow,
+    AssistantInteractionRow,
+    FeedbackRow,
+    LearningEventRow,
+    OrganizationRow,
+    PracticeSessionRow,
+    UserRow,
+)
+
+USERS_PER_STATEMENT = 500
+IDS_PER_STATEMENT = 5_000
+LOCK_KEY = 4_815_162_342  # pg_advisory_xact_lock key of the rollup's maintenance
+MARGIN = timedelta(days=2)  # more than any UTC offset, around a span of local days
+ROLLUP: Table = ActivityDayRow.__table__  # type: ignore[assignment]
+COUNTS = (
+    "events",
+    "units",
+    "seconds",
+    "attempts",
+    "score_sum",
+    "practice",
+    "questions",
+    "feedback",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """An activity table: its id, learner and instant columns."""
+
+    table: Any
+    id: Any
+    user: Any
+    at: Any
+
+
+EVENTS = Source(
+    LearningEventRow, LearningEventRow.id, LearningEventRow.user_id, LearningEventRow.occurred_at
+)
+ATTEMPTS = Source(
+    AssessmentAttemptRow,
+    AssessmentAttemptRow.id,
+    AssessmentAttemptRow.user_id,
+    AssessmentAttemptRow.submitted_at,
+)
+PRACTICE = Source(
+    PracticeSessionRow,
+    PracticeSessionRow.id,
+    PracticeSessionRow.user_id,
+    PracticeSessionRow.started_at,
+)
+QUESTIONS = Source(
+    AssistantInteractionRow,
+    AssistantInteractionRow.id,
+    AssistantInteractionRow.user_id,
+    AssistantInteractionRow.asked_at,
+)
+FEEDBACK = Source(FeedbackRow, FeedbackRow.id, FeedbackRow.user_id, FeedbackRow.submitted_at)
+SOURCES = (EVENTS, ATTEMPTS, PRACTICE, QUESTIONS, FEEDBACK)
+SOURCE_OF = {source.table: source for source in SOURCES}
+
+Touch = tuple[str, datetime]  # (learner, instant) of a written or replaced activity row
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def stored_touches(connection: Connection, model: Any, ids: Iterable[str]) -> list[Touch]:
+    """Learner and instant of the stored rows with these ids (before they are overwritten)."""
+    source = SOURCE_OF[model]
+    wanted = sorted(set(ids))
+    found: list[Touch] = []
+    for chunk in _chunks(wanted, IDS_PER_STATEMENT):
+        rows = connection.execute(select(source.user, source.at).where(source.id.in_(chunk)))
+        found.extend((str(user), at) for user, at in rows)
+    return found
+
+
+def zones_of(connection: Connection, user_ids: Sequence[str]) -> dict[str, ZoneInfo]:
+    """Each learner's rollup zone: their organisation's timezone, UTC without one."""
+    zones = {user_id: zone_named(None) for user_id in user_ids}
+    for chunk in _chunks(sorted(set(user_ids)), IDS_PER_STATEMENT):
+        query = (
+            select(UserRow.id, OrganizationRow.timezone)
+            .outerjoin(OrganizationRow, OrganizationRow.id == UserRow.organization_id)
+            .where(UserRow.id.in_(chunk))
+        )
+        for user_id, name in connection.execute(query):
+            zones[user_id] = zone_named(name)
+    return zones
+
+
+def _lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+
+
+def _day_start(day: int) -> datetime:
+    return datetime.combine(day_of_number(day), time(0), UTC)
+
+
+def _part(
+    source: Source,
+    users: Sequence[str],
+    day: Any,
+    lo: datetime,
+    hi: datetime,
+    first: int,
+    last: int,
+) -> Any:
+    zero = literal(0)
+    columns: dict[str, Any] = dict.fromkeys(COUNTS, zero)
+    columns.update(first_event_at=null(), last_event_at=null())
+    if source is EVENTS:
+        unit_done = case(
+            (and_(LearningEventRow.verb == "completed", LearningEventRow.unit_id.is_not(None)), 1),
+            else_=0,
+        )
+        columns.update(
+            events=func.count(),
+            units=func.sum(unit_done),
+            seconds=func.sum(LearningEventRow.seconds_spent),
+            first_event_at=func.min(source.at),
+            last_event_at=func.max(source.at),
+        )
+    elif source is ATTEMPTS:
+        columns.update(attempts=func.count(), score_sum=func.sum(AssessmentAttemptRow.score_pct))
+    else:
+        name = {PRACTICE.table: "practice", QUESTIONS.table: "questions"}.get(
+            source.table, "feedback"
+        )
+        columns[name] = func.count()
+    return (
+        select(
+            source.user.label("user_id"),
+            day.label("day"),
+            *(value.label(key) for key, value in columns.items()),
+        )
+        .where(source.user.in_(users), source.at >= lo, source.at < hi, day >= first, day <= last)
+        .group_by(source.user, day)
+    )
+
+
+def recompute(
+    connection: Connection, users: Sequence[str], zone: ZoneInfo, first: int, last: int
+) -> None:
+    """Make the rows of `users` for local days first..last (in `zone`) the sums of the
+    activity tables."""
+    if not users or last < first:
+        return
+    lo, hi = _day_start(first) - MARGIN, _day_start(last + 1) + MARGIN
+    segments = offset_segments(zone, lo, hi)
+    parts = [
+        _part(source, users, local_day(source.at, segments), lo, hi, first, last)
+        for source in SOURCES
+    ]
+    acts = union_all(*parts).subquery("acts")
+    summed = select(
+        acts.c.user_id,
+        acts.c.day,
+        *(func.sum(acts.c[name]).label(name) for name in COUNTS),
+        func.min(acts.c.first_event_at).label("first_event_at"),
+        func.max(acts.c.last_event_at).label("last_event_at"),
+    ).group_by(acts.c.user_id, acts.c.day)
+    connection.execute(
+        delete(ROLLUP).where(
+            ROLLUP.c.user_id.in_(users), ROLLUP.c.day >= first, ROLLUP.c.day <= last
+        )
+    )
+    names = ["user_id", "day", *COUNTS, "first_event_at", "last_event_at"]
+    connection.execute(insert(ROLLUP).from_select(names, summed))
+
+
+def refresh(connection: Connection, touches: Iterable[Touch]) -> None:
+    """Recompute the buckets these (learner, instant) pairs fall in."""
+    by_user: dict[str, list[datetime]] = defaultdict(list)
+    for user_id, at in touches:
+        by_user[user_id].append(at)
+    if not by_user:
+        return
+    _lock(connection)
+    zones = zones_of(connection, sorted(by_user))
+    spans: dict[tuple[str, int, int], list[str]] = defaultdict(list)
+    by_zone: dict[str, list[str]] = defaultdict(list)
+    for user_id, zone in zones.items():
+        by_zone[zone.key].append(user_id)
+    for key, members in by_zone.items():
+        zone = zones[members[0]]
+        days = [local_day_number(at, zone) for user in members for at in by_user[user]]
+        spans[(key, min(days), max(days))].extend(members)
+    for (_, first, last), members in spans.items():
+        zone = zones[members[0]]
+        for chunk in _chunks(sorted(members), USERS_PER_STATEMENT):
+            recompute(connection, chunk, zone, first, last)
+
+
+def _history_span(connection: Connection, users: Sequence[str]) -> tuple[datetime, datetime] | None:
+    bounds = union_all(
+        *(
+            select(func.min(s.at).label("lo"), func.max(s.at).label("hi")).where(s.user.in_(users))
+            for s in SOURCES
+        )
+    ).subquery("bounds")
+    lo, hi = connection.execute(select(func.min(bounds.c.lo), func.max(bounds.c.hi))).one()
+    if lo is None or hi is None:
+        return None
+    # SQLite hands back the stored text of an aggregate over a union: parse it the same way.
+    return _instant(lo), _instant(hi)
+
+
+def _instant(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def recompute_users(connection: Connection, user_ids: Sequence[str]) -> None:
+    """Recompute every day of these learners (their zone changed, or a rebuild)."""
+    if not user_ids:
+        return
+    _lock(connection)
+    zones = zones_of(connection, user_ids)
+    by_zone: dict[str, list[str]] = defaultdict(list)
+    for user_id, zone in zones.items():
+        by_zone[zone.key].append(user_id)
+    for members in by_zone.values():
+        zone = zones[members[0]]
+        for chunk in _chunks(sorted(members), USERS_PER_STATEMENT):
+            connection.execute(delete(ROLLUP).where(ROLLUP.c.user_id.in_(chunk)))
+            span = _history_span(connection, chunk)
+            if span is not None:
+                recompute(
+                    connection,
+                    chunk,
+                    zone,
+                    local_day_number(span[0], zone),
+                    local_day_number(span[1], zone),
+                )
+
+
+def active_learners(connection: Connection) -> list[str]:
+    """Every learner id with activity rows, or in the rollup (for a rebuild)."""
+    ids = union_all(
+        *(select(s.user.label("user_id")).distinct() for s in SOURCES),
+        select(ROLLUP.c.user_id).distinct(),
+    ).subquery("ids")
+    return sorted(connection.execute(select(ids.c.user_id).distinct()).scalars())
+
+
+def zone_keys_of_users(connection: Connection, user_ids: Sequence[str]) -> dict[str, str]:
+    return {user_id: zone.key for user_id, zone in zones_of(connection, user_ids).items()}
+
+
+def users_of_organizations(connection: Connection, organization_ids: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for chunk in _chunks(sorted(set(organization_ids)), IDS_PER_STATEMENT):
+        found.extend(
+            connection.execute(
+                select(UserRow.id).where(UserRow.organization_id.in_(chunk))
+            ).scalars()
+        )
+    return found
+
+
+def organization_zone_keys(
+    connection: Connection, organization_ids: Sequence[str]
+) -> dict[str, str]:
+    keys = {organization_id: zone_named(None).key for organization_id in organization_ids}
+    for chunk in _chunks(sorted(set(organization_ids)), IDS_PER_STATEMENT):
+        query = select(OrganizationRow.id, OrganizationRow.timezone).where(
+            OrganizationRow.id.in_(chunk)
+        )
+        for organization_id, name in connection.execute(query):
+            keys[organization_id] = zone_named(name).key
+    return keys

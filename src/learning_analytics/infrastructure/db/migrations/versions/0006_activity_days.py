@@ -1,0 +1,71 @@
+"""The per-learner, per-local-day activity rollup read by the organisation figures, filled from
+the activity tables already stored (the record writer keeps it up to date from then on; see
+`infrastructure/db/activity_days.py`).
+
+The table is written out, as in the earlier revisions; the backfill runs the writer's own
+recomputation (`activity_days.recompute_users`), so that the migrated rows are exactly what the
+writer would have kept.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2025-01-06 00:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from learning_analytics.infrastructure.db import activity_days
+
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+INCLUDED = (
+    "events",
+    "units",
+    "seconds",
+    "attempts",
+    "score_sum",
+    "practice",
+    "questions",
+    "feedback",
+    "first_event_at",
+    "last_event_at",
+)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "activity_days",
+        sa.Column("user_id", sa.String(), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("events", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("units", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("seconds", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("first_event_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("score_sum", sa.Float(), server_default="0", nullable=False),
+        sa.Column("practice", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("questions", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("feedback", sa.Integer(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("user_id", "day", name=op.f("pk_activity_days")),
+    )
+    op.create_index(
+        op.f("ix_activity_days_day_user_id"),
+        "activity_days",
+        ["day", "user_id"],
+        postgresql_include=list(INCLUDED),
+    )
+    connection = op.get_bind()
+    activity_days.recompute_users(connection, activity_days.active_learners(connection))
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_activity_days_day_user_id"), table_name="activity_days")
+    op.drop_table("activity_days")

@@ -1,0 +1,300 @@
+"""The per-learner local-day rollup (`activity_days`) on SQLite and PostgreSQL.
+
+The oracle is Python: each written record's local date in its learner's organisation zone
+(zoneinfo), summed. Checked after first writes, after re-ingesting rows moved to another learner
+and instant, after a learner changes organisation and an organisation its timezone, and after a
+rebuild. Then the organisation aggregates read from the rollup must equal those read from the
+activity rows, over a window that crosses the end of summer time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from learning_analytics.application.org_analytics import time_range, weeks_of
+from learning_analytics.application.ports import OrganizationScope
+from learning_analytics.domain.metrics.learner import Window
+from learning_analytics.domain.records import (
+    AssessmentAttempt,
+    AssistantInteraction,
+    Department,
+    Feedback,
+    LearningEvent,
+    Organization,
+    PracticeSession,
+    User,
+)
+from learning_analytics.domain.timezones import local_day_number, zone_named
+from learning_analytics.infrastructure.db import activity_days
+from learning_analytics.infrastructure.db.analytics import SqlAnalyticsRepository
+from learning_analytics.infrastructure.db.repositories import SqlRecordWriter
+from learning_analytics.infrastructure.db.tables import ActivityDayRow
+
+pytestmark = pytest.mark.anyio
+
+BERLIN = "Europe/Berlin"
+STAMP = {"source": "test", "ingested_at": datetime(2026, 11, 20, tzinfo=UTC)}
+# Around the end of summer time in Berlin (2026-10-25 01:00 UTC) and around local midnights.
+START = datetime(2026, 10, 10, tzinfo=UTC)
+LEARNERS = [f"l-{n:02d}" for n in range(12)]
+
+
+def _instant(rng: random.Random) -> datetime:
+    day = START + timedelta(days=rng.randrange(30))
+    # Most instants within two hours of a UTC or Berlin midnight, where the zones disagree.
+    hour = rng.choice([21, 22, 23, 0, 1, 2, 12])
+    return day.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60))
+
+
+class World:
+    """What was written, for the oracle."""
+
+    def __init__(self, seed: int) -> None:
+        rng = random.Random(seed)
+        self.org_zone = {"org-b": BERLIN, "org-u": None}
+        self.org_of = {user: ("org-b" if n < 9 else "org-u") for n, user in enumerate(LEARNERS)}
+        self.department_of = {user: f"d-{n % 3}" for n, user in enumerate(LEARNERS)}
+        pick = LEARNERS.__getitem__
+        self.events = [
+            LearningEvent(
+                f"ev-{n}",
+                pick(rng.randrange(len(LEARNERS))),
+                "c-1",
+                rng.choice([None, "u-1", "u-2"]),
+                rng.choice(["started", "completed", "progress"]),
+                _instant(rng),
+                rng.randrange(0, 900),
+            )
+            for n in range(160)
+        ]
+        self.attempts = [
+            AssessmentAttempt(
+                f"at-{n}",
+                pick(rng.randrange(len(LEARNERS))),
+                "c-1",
+                "a-1",
+                float(rng.randrange(101)),
+                rng.random() < 0.5,
+                _instant(rng),
+            )
+            for n in range(40)
+        ]
+        self.practice = [
+            PracticeSession(f"ps-{n}", pick(rng.randrange(len(LEARNERS))), _instant(rng))
+            for n in range(30)
+        ]
+        self.questions = [
+            AssistantInteraction(f"q-{n}", pick(rng.randrange(len(LEARNERS))), _instant(rng))
+            for n in range(30)
+        ]
+        self.feedback = [
+            Feedback(f"fb-{n}", pick(rng.randrange(len(LEARNERS))), "c-1", 4, _instant(rng))
+            for n in range(20)
+        ]
+
+    def users(self) -> list[User]:
+        return [
+            User(u, self.org_of[u], None, None, "learner", self.department_of[u]) for u in LEARNERS
+        ]
+
+    def expected(self) -> dict[tuple[str, int], dict[str, Any]]:
+        rows: dict[tuple[str, int], dict[str, Any]] = defaultdict(
+            lambda: (
+                dict.fromkeys(activity_days.COUNTS, 0)
+                | {"first_event_at": None, "last_event_at": None}
+            )
+        )
+
+        def bucket(user: str, at: datetime) -> dict[str, Any]:
+            zone = zone_named(self.org_zone.get(self.org_of.get(user, ""), None))
+            return rows[(user, local_day_number(at, zone))]
+
+        for e in self.events:
+            row = bucket(e.user_id, e.occurred_at)
+            row["events"] += 1
+            row["units"] += int(e.verb == "completed" and e.unit_id is not None)
+            row["seconds"] += e.seconds_spent
+            first, last = row["first_event_at"], row["last_event_at"]
+            row["first_event_at"] = min(first, e.occurred_at) if first else e.occurred_at
+            row["last_event_at"] = max(last, e.occurred_at) if last else e.occurred_at
+        for a in self.attempts:
+            row = bucket(a.user_id, a.submitted_at)
+            row["attempts"] += 1
+            row["score_sum"] += a.score_pct
+        for p in self.practice:
+            bucket(p.user_id, p.started_at)["practice"] += 1
+        for q in self.questions:
+            bucket(q.user_id, q.asked_at)["questions"] += 1
+        for f in self.feedback:
+            bucket(f.user_id, f.submitted_at)["feedback"] += 1
+        return dict(rows)
+
+
+async def _write_all(writer: SqlRecordWriter, world: World) -> None:
+    await writer.upsert_organizations(
+        [Organization(org, org, zone) for org, zone in world.org_zone.items()], **STAMP
+    )
+    await writer.upsert_departments(
+        [Department(f"d-{n}", "org-b", f"Department {n}") for n in range(3)], **STAMP
+    )
+    await writer.upsert_users(world.users(), **STAMP)
+    await writer.upsert_learning_events(world.events, **STAMP)
+    await writer.upsert_assessment_attempts(world.attempts, **STAMP)
+    await writer.upsert_practice_sessions(world.practice, **STAMP)
+    await writer.upsert_assistant_interactions(world.questions, **STAMP)
+    await writer.upsert_feedback(world.feedback, **STAMP)
+
+
+async def _stored(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[str, int], Any]:
+    async with sessions() as session:
+        rows = (await session.execute(select(ActivityDayRow))).scalars().all()
+    return {
+        (r.user_id, r.day): {
+            **{name: getattr(r, name) for name in activity_days.COUNTS},
+            "first_event_at": r.first_event_at,
+            "last_event_at": r.last_event_at,
+        }
+        for r in rows
+    }
+
+
+def _assert_matches(stored: dict[Any, Any], expected: dict[Any, Any]) -> None:
+    assert sorted(stored) == sorted(expected)
+    for key, want in expected.items():
+        got = stored[key]
+        assert got["score_sum"] == pytest.approx(want["score_sum"]), key
+        assert {k: v for k, v in got.items() if k != "score_sum"} == {
+            k: v for k, v in want.items() if k != "score_sum"
+        }, key
+
+
+@pytest.fixture
+def writer(session_factory: async_sessionmaker[AsyncSession]) -> SqlRecordWriter:
+    return SqlRecordWriter(session_factory)
+
+
+async def test_the_writer_keeps_the_rollup_equal_to_the_activity_rows(
+    writer: SqlRecordWriter, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world = World(seed=5)
+    await _write_all(writer, world)
+    expected = world.expected()
+    assert any(row["events"] and row["attempts"] for row in expected.values())
+    _assert_matches(await _stored(session_factory), expected)
+
+
+async def test_re_ingested_rows_leave_their_old_bucket(
+    writer: SqlRecordWriter, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world = World(seed=6)
+    await _write_all(writer, world)
+    rng = random.Random(7)
+    moved_events = [
+        replace(
+            e, user_id=LEARNERS[(LEARNERS.index(e.user_id) + 1) % 12], occurred_at=_instant(rng)
+        )
+        for e in world.events[:25]
+    ]
+    moved_feedback = [
+        replace(f, submitted_at=f.submitted_at + timedelta(days=3)) for f in world.feedback[:5]
+    ]
+    world.events[:25] = moved_events
+    world.feedback[:5] = moved_feedback
+    await writer.upsert_learning_events(moved_events, **STAMP)
+    await writer.upsert_feedback(moved_feedback, **STAMP)
+    _assert_matches(await _stored(session_factory), world.expected())
+
+
+async def test_zone_changes_move_a_learners_days(
+    writer: SqlRecordWriter, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world = World(seed=8)
+    await _write_all(writer, world)
+    # A learner moves from the Berlin organisation to the one without a timezone ...
+    world.org_of["l-00"] = "org-u"
+    await writer.upsert_users(world.users()[:1], **STAMP)
+    _assert_matches(await _stored(session_factory), world.expected())
+    # ... and that organisation takes New York's time.
+    world.org_zone["org-u"] = "America/New_York"
+    await writer.upsert_organizations([Organization("org-u", "org-u", "America/New_York")], **STAMP)
+    _assert_matches(await _stored(session_factory), world.expected())
+
+
+async def test_activity_of_a_learner_not_yet_known_is_moved_when_they_arrive(
+    writer: SqlRecordWriter, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world = World(seed=9)
+    await writer.upsert_organizations([Organization("org-b", "org-b", BERLIN)], **STAMP)
+    await writer.upsert_learning_events(world.events, **STAMP)  # learners unknown: UTC days
+    await writer.upsert_users(world.users(), **STAMP)
+    world.attempts = world.practice = world.questions = world.feedback = []  # type: ignore[assignment]
+    world.org_zone = {"org-b": BERLIN}
+    _assert_matches(await _stored(session_factory), world.expected())
+
+
+async def test_rebuild_restores_the_rollup(
+    writer: SqlRecordWriter, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world = World(seed=10)
+    await _write_all(writer, world)
+    async with session_factory.begin() as session:
+        await session.execute(delete(ActivityDayRow))
+
+        def rebuild(s: Any) -> None:
+            connection = s.connection()
+            activity_days.recompute_users(connection, activity_days.active_learners(connection))
+
+        await session.run_sync(rebuild)
+    _assert_matches(await _stored(session_factory), world.expected())
+
+
+def _scope(
+    world_window: Window, *, rolled_up: bool, departments: Sequence[str]
+) -> OrganizationScope:
+    tz = ZoneInfo(BERLIN)
+    return OrganizationScope(
+        organization_id="org-b",
+        departments=tuple(departments),
+        window=time_range(world_window, tz, now=datetime(2026, 12, 1, tzinfo=UTC)),
+        organization_zone=rolled_up,
+    )
+
+
+async def test_rollup_and_activity_rows_give_the_same_organisation_aggregates(
+    writer: SqlRecordWriter, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world = World(seed=11)
+    await _write_all(writer, world)
+    repository = SqlAnalyticsRepository(session_factory)
+    window = Window(date(2026, 10, 12), date(2026, 11, 5))  # crosses 2026-10-25
+    weeks = weeks_of(window)
+    answers = []
+    for rolled_up in (True, False):
+        scope = _scope(window, rolled_up=rolled_up, departments=["d-0", "d-1", "d-2"])
+        anchor = scope.window.end - timedelta(days=7 * weeks)
+        answers.append(
+            (
+                sorted(await repository.window_activity(scope), key=lambda a: a.department_id),
+                sorted(
+                    await repository.weekly_activity(scope, anchor=anchor),
+                    key=lambda w: (w.department_id, w.week),
+                ),
+                await repository.culture_aggregates(scope, weeks=weeks),
+                await repository.department_aggregates(scope),
+            )
+        )
+    rollup, rows = answers
+    assert rollup == rows
+    activity = rollup[0]
+    assert sum(a.active_learners for a in activity) == 9  # every Berlin learner was active
+    assert sum(w.active_learners for w in rollup[1]) > 9  # more than one week each
