@@ -23,6 +23,7 @@ from learning_analytics.domain.gamification.rules import RuleTable
 from learning_analytics.domain.metrics.learner import LearnerHistory
 from learning_analytics.domain.predictive.features import training_examples
 from learning_analytics.infrastructure.cache.redis import RedisResponseCache
+from learning_analytics.infrastructure.db import activity_days
 from learning_analytics.infrastructure.db import migrate as migrations
 from learning_analytics.infrastructure.db.engine import create_engine, create_session_factory
 from learning_analytics.infrastructure.db.gamification import SqlGamificationRepository
@@ -96,6 +97,25 @@ def migrate() -> None:
     settings = _settings()
     asyncio.run(migrations.upgrade(settings.database_url, schema=settings.database_schema))
     console.print("[green]database is at the newest migration[/green]")
+
+
+@app.command("rebuild-rollup")
+def rebuild_rollup() -> None:
+    """Recompute the per-learner day rollup the organisation figures read (`activity_days`)
+    from the activity tables. The writer keeps it exact; run this after loading activity rows
+    by other means (bulk COPY, restored dumps)."""
+    settings = _settings()
+    learners = asyncio.run(_rebuild_rollup(settings))
+    console.print(f"[green]activity_days recomputed for {learners} learners[/green]")
+
+
+async def _rebuild_rollup(settings: Settings) -> int:
+    await migrations.upgrade(settings.database_url, schema=settings.database_schema)
+    engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
+    try:
+        return await activity_days.rebuild(create_session_factory(engine))
+    finally:
+        await engine.dispose()
 
 
 @app.command()

@@ -116,8 +116,11 @@ class World:
         )
 
         def bucket(user: str, at: datetime) -> dict[str, Any]:
-            zone = zone_named(self.org_zone.get(self.org_of.get(user, ""), None))
-            return rows[(user, local_day_number(at, zone))]
+            organization = self.org_of[user]
+            zone = zone_named(self.org_zone.get(organization))
+            row = rows[(user, local_day_number(at, zone))]
+            row["organization_id"] = organization
+            return row
 
         for e in self.events:
             row = bucket(e.user_id, e.occurred_at)
@@ -163,6 +166,7 @@ async def _stored(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[str,
             **{name: getattr(r, name) for name in activity_days.COUNTS},
             "first_event_at": r.first_event_at,
             "last_event_at": r.last_event_at,
+            "organization_id": r.organization_id,
         }
         for r in rows
     }

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from learning_analytics.domain.timezones import day_number
 from learning_analytics.infrastructure.db.engine import create_engine
 from learning_analytics.infrastructure.db.migrate import (
     MigrationSetupError,
@@ -18,7 +20,13 @@ from learning_analytics.infrastructure.db.migrate import (
     head_revision,
     upgrade,
 )
-from learning_analytics.infrastructure.db.tables import metadata
+from learning_analytics.infrastructure.db.tables import (
+    ActivityDayRow,
+    LearningEventRow,
+    OrganizationRow,
+    UserRow,
+    metadata,
+)
 from tests.conftest import Database
 
 pytestmark = pytest.mark.anyio
@@ -166,3 +174,52 @@ async def test_activity_tables_are_indexed_by_ingestion_time(database: Database)
     found = await _inspect(database, indexed)
     for table in INGESTION_INDEXED:
         assert ["ingested_at", "user_id"] in found[table], table
+
+
+async def test_the_rollup_migration_fills_it_from_the_stored_activity(
+    empty_database: Database,
+) -> None:
+    """0006 sums the activity already stored into `activity_days`, in local days of the
+    learner's organisation: 21:30 and 22:30 UTC on 2026-10-24 are two Berlin days."""
+    url, schema = empty_database.url, empty_database.schema
+    await upgrade(url, schema=schema, revision="0005")
+    stamp = {"source": "test", "ingested_at": datetime(2026, 11, 1, tzinfo=UTC)}
+    engine = create_engine(url, connect_args=empty_database.connect_args)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(OrganizationRow),
+                [{"id": "o", "name": "O", "timezone": "Europe/Berlin", **stamp}],
+            )
+            await connection.execute(
+                insert(UserRow), [{"id": "u", "organization_id": "o", "role": "learner", **stamp}]
+            )
+            await connection.execute(
+                insert(LearningEventRow),
+                [
+                    {
+                        "id": f"e-{hour}",
+                        "user_id": "u",
+                        "course_id": "c",
+                        "unit_id": None,
+                        "verb": "progress",
+                        "seconds_spent": 60,
+                        "occurred_at": datetime(2026, 10, 24, hour, 30, tzinfo=UTC),
+                        **stamp,
+                    }
+                    for hour in (21, 22)
+                ],
+            )
+        await upgrade(url, schema=schema)
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(ActivityDayRow.day, ActivityDayRow.events, ActivityDayRow.seconds)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert sorted(map(tuple, rows)) == [
+        (day_number(date(2026, 10, 24)), 1, 60),
+        (day_number(date(2026, 10, 25)), 1, 60),
+    ]

@@ -10,8 +10,10 @@ How it stays equal to the activity tables (a test compares them on both database
   the written rows fall in, and those the same ids fell in before the write (a re-ingested row
   may have moved to another learner or instant): the buckets' rows are deleted and summed again
   from the activity tables, for the written learners over the span of days touched;
-- a learner whose zone changes (a new organisation, or their organisation's timezone) is
-  recomputed entirely; `rebuild` recomputes everyone (after a bulk load that bypassed the writer).
+- each row also names the learner's organisation, so a request reads only its organisation's
+  rows; a learner whose organisation or zone changes (a move, or their organisation's new
+  timezone) is recomputed entirely; `rebuild` recomputes everyone (after a bulk load that
+  bypassed the writer).
 
 On PostgreSQL the recomputation holds a transaction-scoped advisory lock, so two concurrent
 writers cannot sum each other's uncommitted rows away: the second one waits, then reads the first
@@ -44,6 +46,8 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from learning_analytics.domain.timezones import (
     day_of_number,
@@ -134,18 +138,38 @@ def stored_touches(connection: Connection, model: Any, ids: Iterable[str]) -> li
     return found
 
 
-def zones_of(connection: Connection, user_ids: Sequence[str]) -> dict[str, ZoneInfo]:
-    """Each learner's rollup zone: their organisation's timezone, UTC without one."""
-    zones = {user_id: zone_named(None) for user_id in user_ids}
+@dataclass(frozen=True, slots=True)
+class Home:
+    """Where a learner's rollup rows belong: their organisation ("" unknown) and its zone."""
+
+    organization_id: str
+    zone: ZoneInfo
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.organization_id, self.zone.key
+
+
+def homes_of(connection: Connection, user_ids: Sequence[str]) -> dict[str, Home]:
+    """Each learner's organisation and its timezone (UTC without one; a learner not stored yet
+    has no organisation)."""
+    homes = {user_id: Home("", zone_named(None)) for user_id in user_ids}
     for chunk in _chunks(sorted(set(user_ids)), IDS_PER_STATEMENT):
         query = (
-            select(UserRow.id, OrganizationRow.timezone)
+            select(UserRow.id, UserRow.organization_id, OrganizationRow.timezone)
             .outerjoin(OrganizationRow, OrganizationRow.id == UserRow.organization_id)
             .where(UserRow.id.in_(chunk))
         )
-        for user_id, name in connection.execute(query):
-            zones[user_id] = zone_named(name)
-    return zones
+        for user_id, organization_id, name in connection.execute(query):
+            homes[user_id] = Home(organization_id or "", zone_named(name))
+    return homes
+
+
+def _by_home(homes: dict[str, Home]) -> dict[tuple[str, str], list[str]]:
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for user_id, home in sorted(homes.items()):
+        groups[home.key].append(user_id)
+    return groups
 
 
 def _lock(connection: Connection) -> None:
@@ -200,14 +224,14 @@ def _part(
 
 
 def recompute(
-    connection: Connection, users: Sequence[str], zone: ZoneInfo, first: int, last: int
+    connection: Connection, users: Sequence[str], home: Home, first: int, last: int
 ) -> None:
-    """Make the rows of `users` for local days first..last (in `zone`) the sums of the
+    """Make the rows of `users` (all at `home`) for local days first..last the sums of the
     activity tables."""
     if not users or last < first:
         return
     lo, hi = _day_start(first) - MARGIN, _day_start(last + 1) + MARGIN
-    segments = offset_segments(zone, lo, hi)
+    segments = offset_segments(home.zone, lo, hi)
     parts = [
         _part(source, users, local_day(source.at, segments), lo, hi, first, last)
         for source in SOURCES
@@ -216,6 +240,7 @@ def recompute(
     summed = select(
         acts.c.user_id,
         acts.c.day,
+        literal(home.organization_id).label("organization_id"),
         *(func.sum(acts.c[name]).label(name) for name in COUNTS),
         func.min(acts.c.first_event_at).label("first_event_at"),
         func.max(acts.c.last_event_at).label("last_event_at"),
@@ -225,7 +250,7 @@ def recompute(
             ROLLUP.c.user_id.in_(users), ROLLUP.c.day >= first, ROLLUP.c.day <= last
         )
     )
-    names = ["user_id", "day", *COUNTS, "first_event_at", "last_event_at"]
+    names = ["user_id", "day", "organization_id", *COUNTS, "first_event_at", "last_event_at"]
     connection.execute(insert(ROLLUP).from_select(names, summed))
 
 
@@ -237,19 +262,12 @@ def refresh(connection: Connection, touches: Iterable[Touch]) -> None:
     if not by_user:
         return
     _lock(connection)
-    zones = zones_of(connection, sorted(by_user))
-    spans: dict[tuple[str, int, int], list[str]] = defaultdict(list)
-    by_zone: dict[str, list[str]] = defaultdict(list)
-    for user_id, zone in zones.items():
-        by_zone[zone.key].append(user_id)
-    for key, members in by_zone.items():
-        zone = zones[members[0]]
-        days = [local_day_number(at, zone) for user in members for at in by_user[user]]
-        spans[(key, min(days), max(days))].extend(members)
-    for (_, first, last), members in spans.items():
-        zone = zones[members[0]]
-        for chunk in _chunks(sorted(members), USERS_PER_STATEMENT):
-            recompute(connection, chunk, zone, first, last)
+    homes = homes_of(connection, sorted(by_user))
+    for members in _by_home(homes).values():
+        home = homes[members[0]]
+        days = [local_day_number(at, home.zone) for user in members for at in by_user[user]]
+        for chunk in _chunks(members, USERS_PER_STATEMENT):
+            recompute(connection, chunk, home, min(days), max(days))
 
 
 def _history_span(connection: Connection, users: Sequence[str]) -> tuple[datetime, datetime] | None:
@@ -277,23 +295,15 @@ def recompute_users(connection: Connection, user_ids: Sequence[str]) -> None:
     if not user_ids:
         return
     _lock(connection)
-    zones = zones_of(connection, user_ids)
-    by_zone: dict[str, list[str]] = defaultdict(list)
-    for user_id, zone in zones.items():
-        by_zone[zone.key].append(user_id)
-    for members in by_zone.values():
-        zone = zones[members[0]]
-        for chunk in _chunks(sorted(members), USERS_PER_STATEMENT):
+    homes = homes_of(connection, user_ids)
+    for members in _by_home(homes).values():
+        home = homes[members[0]]
+        for chunk in _chunks(members, USERS_PER_STATEMENT):
             connection.execute(delete(ROLLUP).where(ROLLUP.c.user_id.in_(chunk)))
             span = _history_span(connection, chunk)
             if span is not None:
-                recompute(
-                    connection,
-                    chunk,
-                    zone,
-                    local_day_number(span[0], zone),
-                    local_day_number(span[1], zone),
-                )
+                first, last = (local_day_number(at, home.zone) for at in span)
+                recompute(connection, chunk, home, first, last)
 
 
 def active_learners(connection: Connection) -> list[str]:
@@ -305,8 +315,8 @@ def active_learners(connection: Connection) -> list[str]:
     return sorted(connection.execute(select(ids.c.user_id).distinct()).scalars())
 
 
-def zone_keys_of_users(connection: Connection, user_ids: Sequence[str]) -> dict[str, str]:
-    return {user_id: zone.key for user_id, zone in zones_of(connection, user_ids).items()}
+def home_keys_of_users(connection: Connection, user_ids: Sequence[str]) -> dict[str, Any]:
+    return {user_id: home.key for user_id, home in homes_of(connection, user_ids).items()}
 
 
 def users_of_organizations(connection: Connection, organization_ids: Sequence[str]) -> list[str]:
@@ -331,3 +341,18 @@ def organization_zone_keys(
         for organization_id, name in connection.execute(query):
             keys[organization_id] = zone_named(name).key
     return keys
+
+
+async def rebuild(sessions: async_sessionmaker[AsyncSession], *, batch: int = 2_000) -> int:
+    """Recompute the whole rollup, `batch` learners per transaction (after a bulk load that
+    bypassed the writer). Returns the number of learners recomputed."""
+    async with sessions() as session:
+        users = await session.run_sync(lambda s: active_learners(s.connection()))
+    for chunk in _chunks(users, batch):
+
+        def work(session: Session, members: Sequence[str] = chunk) -> None:
+            recompute_users(session.connection(), members)
+
+        async with sessions.begin() as session:
+            await session.run_sync(work)
+    return len(users)

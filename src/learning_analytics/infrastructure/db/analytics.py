@@ -119,9 +119,10 @@ def _rolled_up(scope: OrganizationScope) -> bool:
     return scope.organization_zone and scope.course_id is None
 
 
-def _rollup_window(window: TimeRange) -> ColumnElement[bool]:
-    first, after = _day_numbers(window)
-    return and_(DAYS.day >= first, DAYS.day < after)
+def _rollup_window(scope: OrganizationScope) -> ColumnElement[bool]:
+    """The rollup rows of the scope's organisation and window."""
+    first, after = _day_numbers(scope.window)
+    return and_(DAYS.organization_id == scope.organization_id, DAYS.day >= first, DAYS.day < after)
 
 
 def _department() -> ColumnElement[str]:
@@ -162,6 +163,18 @@ def _within(column: Any, window: TimeRange) -> ColumnElement[bool]:
 
 def _on_course(query: Any, column: Any, course_id: str | None) -> Any:
     return query if course_id is None else query.where(column == course_id)
+
+
+def _weeks_with(week: Any, amount: Any, weeks: int) -> ColumnElement[int]:
+    """How many of the window's weeks 0..weeks-1 have a row with `amount` > 0: one aggregate
+    per week, so a learner's weeks are counted in the same single aggregation as the rest."""
+    per_week = [
+        func.max(case((and_(week == index, amount > 0), 1), else_=0)) for index in range(weeks)
+    ]
+    total: ColumnElement[int] = per_week[0]
+    for term in per_week[1:]:
+        total = total + term
+    return total
 
 
 def _completed_unit() -> ColumnElement[int]:
@@ -630,7 +643,7 @@ class SqlAnalyticsRepository:
                     func.sum(DAYS.units).label("units"),
                     func.sum(DAYS.seconds).label("seconds"),
                 )
-                .where(_rollup_window(scope.window), DAYS.events > 0)
+                .where(_rollup_window(scope), DAYS.events > 0)
                 .group_by(DAYS.user_id, week)
                 .subquery("per_user")
             )
@@ -675,7 +688,7 @@ class SqlAnalyticsRepository:
                     func.sum(DAYS.units).label("units"),
                     func.sum(DAYS.seconds).label("seconds"),
                 )
-                .where(_rollup_window(scope.window), DAYS.events > 0)
+                .where(_rollup_window(scope), DAYS.events > 0)
                 .group_by(DAYS.user_id)
                 .subquery("per_user")
             )
@@ -866,7 +879,7 @@ class SqlAnalyticsRepository:
                     func.sum(DAYS.attempts).label("attempts"),
                     func.sum(DAYS.score_sum).label("score_sum"),
                 )
-                .where(_rollup_window(window), DAYS.attempts > 0)
+                .where(_rollup_window(scope), DAYS.attempts > 0)
                 .group_by(DAYS.user_id)
                 .subquery("scored")
             )
@@ -959,9 +972,9 @@ class SqlAnalyticsRepository:
         anchor = window.end - timedelta(days=7 * weeks)
         half = (weeks + 1) // 2
         per_user = (
-            self._culture_from_rollup(scope, anchor)
+            self._culture_from_rollup(scope, anchor, weeks)
             if _rolled_up(scope)
-            else self._culture_from_activity(scope, anchor)
+            else self._culture_from_activity(scope, anchor, weeks)
         )
         habits = (
             select(
@@ -969,6 +982,7 @@ class SqlAnalyticsRepository:
                 func.sum(case((per_user.c.weeks > 0, 1), else_=0)).label("active"),
                 func.sum(case((per_user.c.weeks >= half, 1), else_=0)).label("consistent"),
                 func.sum(case((per_user.c.social > 0, 1), else_=0)).label("collaborating"),
+                func.sum(per_user.c.seconds).label("seconds"),
             )
             .join(per_user, per_user.c.user_id == learners.c.user_id)
             .group_by(learners.c.department_id)
@@ -1012,23 +1026,19 @@ class SqlAnalyticsRepository:
             .join(scores, scores.c.user_id == learners.c.user_id)
             .group_by(learners.c.department_id)
         )
-        activities, habit_rows, growth_rows = await asyncio.gather(
-            self.window_activity(scope), *(self._rows(q) for q in (habits, growth))
-        )
-        activity = {a.department_id: a for a in activities}
+        habit_rows, growth_rows = await self._each(habits, growth)
         by_habit = {r.department_id: r for r in habit_rows}
         by_growth = {r.department_id: r for r in growth_rows}
         result: list[CultureAggregate] = []
         for department_id in sorted(scope.departments):
             habit = by_habit.get(department_id)
             grow = by_growth.get(department_id)
-            events = activity.get(department_id)
             result.append(
                 CultureAggregate(
                     department_id=department_id,
                     active_learners=_int(habit.active) if habit else 0,
                     consistent_learners=_int(habit.consistent) if habit else 0,
-                    seconds=events.seconds if events else 0,
+                    seconds=_int(habit.seconds) if habit else 0,
                     collaborating_learners=_int(habit.collaborating) if habit else 0,
                     growth_measured=_int(grow.measured) if grow else 0,
                     growing_learners=_int(grow.growing) if grow else 0,
@@ -1037,35 +1047,25 @@ class SqlAnalyticsRepository:
         return result
 
     @staticmethod
-    def _culture_from_rollup(scope: OrganizationScope, anchor: datetime) -> Subquery:
-        """Per learner: weeks with learning activity (events, attempts, questions, practice)
-        and the number of social acts (questions, feedback, practice) in the window."""
+    def _culture_from_rollup(scope: OrganizationScope, anchor: datetime, weeks: int) -> Subquery:
+        """Per learner: weeks with learning activity (events, attempts, questions, practice),
+        social acts (questions, feedback, practice) and seconds of learning in the window."""
         week = _week(DAYS.day, anchor)
-        per_week = (
-            select(
-                DAYS.user_id,
-                week.label("week"),
-                func.sum(DAYS.events + DAYS.attempts + DAYS.questions + DAYS.practice).label(
-                    "acts"
-                ),
-                func.sum(DAYS.questions + DAYS.feedback + DAYS.practice).label("social"),
-            )
-            .where(_rollup_window(scope.window))
-            .group_by(DAYS.user_id, week)
-            .subquery("per_week")
-        )
+        acts = DAYS.events + DAYS.attempts + DAYS.questions + DAYS.practice
         return (
             select(
-                per_week.c.user_id,
-                func.sum(case((per_week.c.acts > 0, 1), else_=0)).label("weeks"),
-                func.sum(per_week.c.social).label("social"),
+                DAYS.user_id,
+                _weeks_with(week, acts, weeks).label("weeks"),
+                func.sum(DAYS.questions + DAYS.feedback + DAYS.practice).label("social"),
+                func.sum(DAYS.seconds).label("seconds"),
             )
-            .group_by(per_week.c.user_id)
+            .where(_rollup_window(scope))
+            .group_by(DAYS.user_id)
             .subquery("per_user")
         )
 
     @staticmethod
-    def _culture_from_activity(scope: OrganizationScope, anchor: datetime) -> Subquery:
+    def _culture_from_activity(scope: OrganizationScope, anchor: datetime, weeks: int) -> Subquery:
         """The same per-learner figures from the activity rows (practice has no course: with a
         course filter it counts neither as activity nor as social)."""
         window = scope.window
@@ -1078,12 +1078,13 @@ class SqlAnalyticsRepository:
                     EVENT.occurred_at.label("at"),
                     one.label("act"),
                     zero.label("social"),
+                    EVENT.seconds_spent.label("seconds"),
                 ).where(_within(EVENT.occurred_at, window)),
                 EVENT.course_id,
                 course,
             ),
             _on_course(
-                select(ATTEMPT.user_id, ATTEMPT.submitted_at, one, zero).where(
+                select(ATTEMPT.user_id, ATTEMPT.submitted_at, one, zero, zero).where(
                     _within(ATTEMPT.submitted_at, window)
                 ),
                 ATTEMPT.course_id,
@@ -1091,13 +1092,17 @@ class SqlAnalyticsRepository:
             ),
             _on_course(
                 select(
-                    AssistantInteractionRow.user_id, AssistantInteractionRow.asked_at, one, one
+                    AssistantInteractionRow.user_id,
+                    AssistantInteractionRow.asked_at,
+                    one,
+                    one,
+                    zero,
                 ).where(_within(AssistantInteractionRow.asked_at, window)),
                 AssistantInteractionRow.course_id,
                 course,
             ),
             _on_course(
-                select(FeedbackRow.user_id, FeedbackRow.submitted_at, zero, one).where(
+                select(FeedbackRow.user_id, FeedbackRow.submitted_at, zero, one, zero).where(
                     _within(FeedbackRow.submitted_at, window)
                 ),
                 FeedbackRow.course_id,
@@ -1106,29 +1111,20 @@ class SqlAnalyticsRepository:
         ]
         if course is None:
             parts.append(
-                select(PracticeSessionRow.user_id, PracticeSessionRow.started_at, one, one).where(
-                    _within(PracticeSessionRow.started_at, window)
-                )
+                select(
+                    PracticeSessionRow.user_id, PracticeSessionRow.started_at, one, one, zero
+                ).where(_within(PracticeSessionRow.started_at, window))
             )
         acts = union_all(*parts).subquery("acts")
         week = _week(_local_day(acts.c.at, window), anchor)
-        per_week = (
-            select(
-                acts.c.user_id,
-                week.label("week"),
-                func.sum(acts.c.act).label("acts"),
-                func.sum(acts.c.social).label("social"),
-            )
-            .group_by(acts.c.user_id, week)
-            .subquery("per_week")
-        )
         return (
             select(
-                per_week.c.user_id,
-                func.sum(case((per_week.c.acts > 0, 1), else_=0)).label("weeks"),
-                func.sum(per_week.c.social).label("social"),
+                acts.c.user_id,
+                _weeks_with(week, acts.c.act, weeks).label("weeks"),
+                func.sum(acts.c.social).label("social"),
+                func.sum(acts.c.seconds).label("seconds"),
             )
-            .group_by(per_week.c.user_id)
+            .group_by(acts.c.user_id)
             .subquery("per_user")
         )
 

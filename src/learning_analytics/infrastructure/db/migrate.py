@@ -44,11 +44,11 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def upgrade(database_url: str, *, schema: str | None = None) -> None:
-    """Migrate the database (or `schema` in it) to the newest revision."""
+async def upgrade(database_url: str, *, schema: str | None = None, revision: str = "head") -> None:
+    """Migrate the database (or `schema` in it) to `revision`, by default the newest."""
 
     def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), "head")
+        command.upgrade(alembic_config(connection), revision)
 
     await _with_connection(database_url, schema=schema, create_schema=True, work=run)
 

@@ -436,14 +436,14 @@ class SqlRecordWriter:
         ids = sorted({record.id for record in records})
         async with self._sessions.begin() as session:
             before = await session.run_sync(
-                lambda s: activity_days.zone_keys_of_users(s.connection(), ids)
+                lambda s: activity_days.home_keys_of_users(s.connection(), ids)
             )
             written = await _upsert(session, _table(UserRow), rows)
             after = await session.run_sync(
-                lambda s: activity_days.zone_keys_of_users(s.connection(), ids)
+                lambda s: activity_days.home_keys_of_users(s.connection(), ids)
             )
             moved = [i for i in ids if before[i] != after[i]]
-            if moved:  # a new organisation in another timezone: the learner's days move
+            if moved:  # another organisation or timezone: the learner's rollup rows move
                 await session.run_sync(
                     lambda s: activity_days.recompute_users(s.connection(), moved)
                 )

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -240,7 +241,7 @@ class AssessmentAttemptRow(Ingested, Base):
         Index(
             None,
             "submitted_at",
-            postgresql_include=["user_id", "course_id", "score_pct", "passed"],
+            postgresql_include=["user_id", "course_id", "score_pct", "passed", "id"],
         ),
     )
 
@@ -325,17 +326,31 @@ class ActivityDayRow(Base):
     activity tables above, kept by the record writer; see `db/activity_days.py`).
 
     `day` numbers the local date in the timezone of the learner's organisation (UTC without
-    one) as `domain.timezones.day_number` does. Learning events give `events`, `units`
-    (completed units), `seconds` and the day's first and last event instants; attempts give
-    `attempts` and `score_sum`; practice sessions, assistant questions and feedback their counts.
+    one) as `domain.timezones.day_number` does; `organization_id` is that organisation.
+    Learning events give `events`, `units` (completed units), `seconds` and the day's first and
+    last event instants; attempts give `attempts` and `score_sum`; practice sessions, assistant
+    questions and feedback their counts.
     """
 
     __tablename__ = "activity_days"
-    # Organisation figures read a range of days: an index-only scan on PostgreSQL.
-    __table_args__ = (Index(None, "day", "user_id", postgresql_include=list(ROLLUP_COUNTS)),)
+    # Organisation figures read one organisation's range of days: index-only scans on
+    # PostgreSQL, the learning-event figures through the smaller partial index.
+    __table_args__ = (
+        Index(None, "organization_id", "day", "user_id", postgresql_include=list(ROLLUP_COUNTS)),
+        Index(
+            "ix_activity_days_learning",
+            "organization_id",
+            "day",
+            "user_id",
+            postgresql_include=["units", "seconds"],
+            postgresql_where=text("events > 0"),
+            sqlite_where=text("events > 0"),
+        ),
+    )
 
     user_id: Mapped[str] = mapped_column(primary_key=True)
     day: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[str]  # "" while the learner is not stored
     events: Mapped[int] = mapped_column(server_default="0")
     units: Mapped[int] = mapped_column(server_default="0")
     seconds: Mapped[int] = mapped_column(BigInteger, server_default="0")
