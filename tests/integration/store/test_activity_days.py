@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from learning_analytics.application.org_analytics import time_range, weeks_of
 from learning_analytics.application.ports import OrganizationScope
 from learning_analytics.domain.metrics.learner import Window
+from learning_analytics.domain.metrics.organization import UNASSIGNED
 from learning_analytics.domain.records import (
     AssessmentAttempt,
     AssistantInteraction,
@@ -32,6 +33,7 @@ from learning_analytics.domain.records import (
     LearningEvent,
     Organization,
     PracticeSession,
+    Team,
     User,
 )
 from learning_analytics.domain.timezones import local_day_number, zone_named
@@ -302,3 +304,42 @@ async def test_rollup_and_activity_rows_give_the_same_organisation_aggregates(
     activity = rollup[0]
     assert sum(a.active_learners for a in activity) == 9  # every Berlin learner was active
     assert sum(w.active_learners for w in rollup[1]) > 9  # more than one week each
+
+
+async def test_departments_come_from_the_learner_else_their_team_else_unassigned(
+    writer: SqlRecordWriter, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await writer.upsert_organizations([Organization("org-t", "T", "UTC")], **STAMP)
+    await writer.upsert_teams([Team("t-1", "d-2", "Team")], **STAMP)
+    await writer.upsert_users(
+        [
+            User("own", "org-t", None, None, "learner", "d-1", team_id="t-1"),
+            User("team", "org-t", None, None, "learner", None, team_id="t-1"),
+            User("none", "org-t", None, None, "learner"),
+        ],
+        **STAMP,
+    )
+    moment = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    await writer.upsert_learning_events(
+        [
+            LearningEvent(f"e-{user}", user, "c-1", None, "progress", moment, 60)
+            for user in ("own", "team", "none")
+        ],
+        **STAMP,
+    )
+    repository = SqlAnalyticsRepository(session_factory)
+    for rolled_up in (True, False):
+        scope = OrganizationScope(
+            organization_id="org-t",
+            departments=("d-2", UNASSIGNED),
+            window=time_range(
+                Window(date(2026, 11, 1), date(2026, 11, 7)),
+                ZoneInfo("UTC"),
+                now=datetime(2026, 12, 1, tzinfo=UTC),
+            ),
+            organization_zone=rolled_up,
+        )
+        found = {
+            a.department_id: a.active_learners for a in await repository.window_activity(scope)
+        }
+        assert found == {"d-2": 1, UNASSIGNED: 1}, rolled_up

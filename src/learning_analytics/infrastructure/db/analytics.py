@@ -129,17 +129,28 @@ def _department() -> ColumnElement[str]:
     return func.coalesce(UserRow.department_id, TeamRow.department_id, literal(UNASSIGNED))
 
 
+def _in_departments(departments: Sequence[str]) -> ColumnElement[bool]:
+    """`_department() IN departments`, spelt out per column: PostgreSQL estimates a filter on a
+    COALESCE at 0.5 % of the rows and then probes indexes learner by learner; on the columns
+    it uses their statistics (30 000 learners estimated as such, so hash joins)."""
+    shown = list(departments)
+    own = UserRow.department_id
+    conditions = [own.in_(shown), and_(own.is_(None), TeamRow.department_id.in_(shown))]
+    if UNASSIGNED in shown:
+        conditions.append(and_(own.is_(None), TeamRow.department_id.is_(None)))
+    return or_(*conditions)
+
+
 def _learners(scope: OrganizationScope) -> Subquery:
     """The scope's learners with their department."""
-    department = _department()
     return (
-        select(UserRow.id.label("user_id"), department.label("department_id"))
+        select(UserRow.id.label("user_id"), _department().label("department_id"))
         .select_from(UserRow)
         .outerjoin(TeamRow, TeamRow.id == UserRow.team_id)
         .where(
             UserRow.role == LEARNER,
             UserRow.organization_id == scope.organization_id,
-            department.in_(scope.departments),
+            _in_departments(scope.departments),
         )
         .subquery("learners")
     )
