@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from learning_analytics.application.org_analytics import time_range, weeks_of
@@ -28,11 +28,13 @@ from learning_analytics.domain.metrics.organization import UNASSIGNED
 from learning_analytics.domain.records import (
     AssessmentAttempt,
     AssistantInteraction,
+    CourseUnit,
     Department,
     Feedback,
     LearningEvent,
     Organization,
     PracticeSession,
+    StrategicSkillTarget,
     Team,
     User,
 )
@@ -40,7 +42,10 @@ from learning_analytics.domain.timezones import local_day_number, zone_named
 from learning_analytics.infrastructure.db import activity_days
 from learning_analytics.infrastructure.db.analytics import SqlAnalyticsRepository
 from learning_analytics.infrastructure.db.repositories import SqlRecordWriter
-from learning_analytics.infrastructure.db.tables import ActivityDayRow
+from learning_analytics.infrastructure.db.tables import (
+    ActivityDayRow,
+    ActivityUnitDayRow,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -109,6 +114,18 @@ class World:
             User(u, self.org_of[u], None, None, "learner", self.department_of[u]) for u in LEARNERS
         ]
 
+    def expected_units(self) -> dict[tuple[str, int, str], tuple[str, int]]:
+        """(learner, day, unit or "") -> (organisation, seconds) of events with time spent."""
+        rows: dict[tuple[str, int, str], tuple[str, int]] = {}
+        for e in self.events:
+            if e.seconds_spent <= 0:
+                continue
+            organization = self.org_of[e.user_id]
+            day = local_day_number(e.occurred_at, zone_named(self.org_zone.get(organization)))
+            key = (e.user_id, day, e.unit_id or "")
+            rows[key] = (organization, rows.get(key, ("", 0))[1] + e.seconds_spent)
+        return rows
+
     def expected(self) -> dict[tuple[str, int], dict[str, Any]]:
         rows: dict[tuple[str, int], dict[str, Any]] = defaultdict(
             lambda: (
@@ -149,6 +166,20 @@ async def _write_all(writer: SqlRecordWriter, world: World) -> None:
     await writer.upsert_organizations(
         [Organization(org, org, zone) for org, zone in world.org_zone.items()], **STAMP
     )
+    await writer.upsert_course_units(
+        [
+            CourseUnit("u-1", "c-1", 1, "content", "One", skills=("python",)),
+            CourseUnit("u-2", "c-1", 2, "content", "Two", skills=("python", "sql")),
+        ],
+        **STAMP,
+    )
+    await writer.upsert_strategic_skill_targets(
+        [
+            StrategicSkillTarget("org-b", "python", 1.0, 4),
+            StrategicSkillTarget("org-b", "sql", 0.5, 3),
+        ],
+        **STAMP,
+    )
     await writer.upsert_departments(
         [Department(f"d-{n}", "org-b", f"Department {n}") for n in range(3)], **STAMP
     )
@@ -174,6 +205,17 @@ async def _stored(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[str,
     }
 
 
+async def _stored_units(sessions: async_sessionmaker[AsyncSession]) -> dict[Any, Any]:
+    async with sessions() as session:
+        rows = (await session.execute(select(ActivityUnitDayRow))).scalars().all()
+    return {(r.user_id, r.day, r.unit_id): (r.organization_id, r.seconds) for r in rows}
+
+
+async def _assert_world(sessions: async_sessionmaker[AsyncSession], world: World) -> None:
+    _assert_matches(await _stored(sessions), world.expected())
+    assert await _stored_units(sessions) == world.expected_units()
+
+
 def _assert_matches(stored: dict[Any, Any], expected: dict[Any, Any]) -> None:
     assert sorted(stored) == sorted(expected)
     for key, want in expected.items():
@@ -196,7 +238,7 @@ async def test_the_writer_keeps_the_rollup_equal_to_the_activity_rows(
     await _write_all(writer, world)
     expected = world.expected()
     assert any(row["events"] and row["attempts"] for row in expected.values())
-    _assert_matches(await _stored(session_factory), expected)
+    await _assert_world(session_factory, world)
 
 
 async def test_re_ingested_rows_leave_their_old_bucket(
@@ -218,7 +260,7 @@ async def test_re_ingested_rows_leave_their_old_bucket(
     world.feedback[:5] = moved_feedback
     await writer.upsert_learning_events(moved_events, **STAMP)
     await writer.upsert_feedback(moved_feedback, **STAMP)
-    _assert_matches(await _stored(session_factory), world.expected())
+    await _assert_world(session_factory, world)
 
 
 async def test_zone_changes_move_a_learners_days(
@@ -229,11 +271,11 @@ async def test_zone_changes_move_a_learners_days(
     # A learner moves from the Berlin organisation to the one without a timezone ...
     world.org_of["l-00"] = "org-u"
     await writer.upsert_users(world.users()[:1], **STAMP)
-    _assert_matches(await _stored(session_factory), world.expected())
+    await _assert_world(session_factory, world)
     # ... and that organisation takes New York's time.
     world.org_zone["org-u"] = "America/New_York"
     await writer.upsert_organizations([Organization("org-u", "org-u", "America/New_York")], **STAMP)
-    _assert_matches(await _stored(session_factory), world.expected())
+    await _assert_world(session_factory, world)
 
 
 async def test_activity_of_a_learner_not_yet_known_is_moved_when_they_arrive(
@@ -245,7 +287,7 @@ async def test_activity_of_a_learner_not_yet_known_is_moved_when_they_arrive(
     await writer.upsert_users(world.users(), **STAMP)
     world.attempts = world.practice = world.questions = world.feedback = []  # type: ignore[assignment]
     world.org_zone = {"org-b": BERLIN}
-    _assert_matches(await _stored(session_factory), world.expected())
+    await _assert_world(session_factory, world)
 
 
 async def test_rebuild_restores_the_rollup(
@@ -254,14 +296,12 @@ async def test_rebuild_restores_the_rollup(
     world = World(seed=10)
     await _write_all(writer, world)
     async with session_factory.begin() as session:
-        await session.execute(delete(ActivityDayRow))
-
-        def rebuild(s: Any) -> None:
-            connection = s.connection()
-            activity_days.recompute_users(connection, activity_days.active_learners(connection))
-
-        await session.run_sync(rebuild)
-    _assert_matches(await _stored(session_factory), world.expected())
+        await session.execute(delete(ActivityDayRow).where(ActivityDayRow.user_id != "l-03"))
+        await session.execute(delete(ActivityUnitDayRow))
+        stale = {"user_id": "ghost", "day": 1, "organization_id": "org-b", "events": 1}
+        await session.execute(insert(ActivityDayRow), [stale])
+    assert await activity_days.rebuild(session_factory, batch=5) == len(LEARNERS) + 1
+    await _assert_world(session_factory, world)
 
 
 def _scope(
@@ -297,6 +337,8 @@ async def test_rollup_and_activity_rows_give_the_same_organisation_aggregates(
                 ),
                 await repository.culture_aggregates(scope, weeks=weeks),
                 await repository.department_aggregates(scope),
+                await repository.strategic_skills(scope),
+                await repository.effort(scope),
             )
         )
     rollup, rows = answers
@@ -304,6 +346,8 @@ async def test_rollup_and_activity_rows_give_the_same_organisation_aggregates(
     activity = rollup[0]
     assert sum(a.active_learners for a in activity) == 9  # every Berlin learner was active
     assert sum(w.active_learners for w in rollup[1]) > 9  # more than one week each
+    assert all(skill.seconds > 0 for skill in rollup[4])
+    assert 0 < rollup[5].weighted_seconds < rollup[5].seconds
 
 
 async def test_departments_come_from_the_learner_else_their_team_else_unassigned(

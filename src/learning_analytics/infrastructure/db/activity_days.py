@@ -1,4 +1,5 @@
-"""The per-learner, per-local-day activity rollup (`activity_days`), kept exact by the writer.
+"""The per-learner, per-local-day activity rollups (`activity_days`, and `activity_unit_days`
+for learning seconds per unit), kept exact by the writer.
 
 Organisation figures over 30 000 learners read a window of days from this table instead of
 hundreds of thousands of activity rows (bench/README.md, issue 5). A row sums one learner's
@@ -58,6 +59,7 @@ from learning_analytics.domain.timezones import (
 from learning_analytics.infrastructure.db.sqltime import local_day
 from learning_analytics.infrastructure.db.tables import (
     ActivityDayRow,
+    ActivityUnitDayRow,
     AssessmentAttemptRow,
     AssistantInteractionRow,
     FeedbackRow,
@@ -72,6 +74,8 @@ IDS_PER_STATEMENT = 5_000
 LOCK_KEY = 4_815_162_342  # pg_advisory_xact_lock key of the rollup's maintenance
 MARGIN = timedelta(days=2)  # more than any UTC offset, around a span of local days
 ROLLUP: Table = ActivityDayRow.__table__  # type: ignore[assignment]
+UNIT_ROLLUP: Table = ActivityUnitDayRow.__table__  # type: ignore[assignment]
+NO_UNIT = ""
 COUNTS = (
     "events",
     "units",
@@ -245,13 +249,39 @@ def recompute(
         func.min(acts.c.first_event_at).label("first_event_at"),
         func.max(acts.c.last_event_at).label("last_event_at"),
     ).group_by(acts.c.user_id, acts.c.day)
-    connection.execute(
-        delete(ROLLUP).where(
-            ROLLUP.c.user_id.in_(users), ROLLUP.c.day >= first, ROLLUP.c.day <= last
+    for table in (ROLLUP, UNIT_ROLLUP):
+        connection.execute(
+            delete(table).where(
+                table.c.user_id.in_(users), table.c.day >= first, table.c.day <= last
+            )
         )
-    )
     names = ["user_id", "day", "organization_id", *COUNTS, "first_event_at", "last_event_at"]
     connection.execute(insert(ROLLUP).from_select(names, summed))
+    day = local_day(EVENTS.at, segments)
+    unit = func.coalesce(LearningEventRow.unit_id, literal(NO_UNIT))
+    per_unit = (
+        select(
+            EVENTS.user,
+            day,
+            unit,
+            literal(home.organization_id),
+            func.sum(LearningEventRow.seconds_spent),
+        )
+        .where(
+            EVENTS.user.in_(users),
+            EVENTS.at >= lo,
+            EVENTS.at < hi,
+            LearningEventRow.seconds_spent > 0,
+            day >= first,
+            day <= last,
+        )
+        .group_by(EVENTS.user, day, unit)
+    )
+    connection.execute(
+        insert(UNIT_ROLLUP).from_select(
+            ["user_id", "day", "unit_id", "organization_id", "seconds"], per_unit
+        )
+    )
 
 
 def refresh(connection: Connection, touches: Iterable[Touch]) -> None:
@@ -299,7 +329,8 @@ def recompute_users(connection: Connection, user_ids: Sequence[str]) -> None:
     for members in _by_home(homes).values():
         home = homes[members[0]]
         for chunk in _chunks(members, USERS_PER_STATEMENT):
-            connection.execute(delete(ROLLUP).where(ROLLUP.c.user_id.in_(chunk)))
+            for table in (ROLLUP, UNIT_ROLLUP):
+                connection.execute(delete(table).where(table.c.user_id.in_(chunk)))
             span = _history_span(connection, chunk)
             if span is not None:
                 first, last = (local_day_number(at, home.zone) for at in span)

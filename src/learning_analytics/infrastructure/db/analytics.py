@@ -66,6 +66,7 @@ from learning_analytics.domain.timezones import day_number, offset_segments
 from learning_analytics.infrastructure.db.sqltime import Epoch, floor_div, local_day
 from learning_analytics.infrastructure.db.tables import (
     ActivityDayRow,
+    ActivityUnitDayRow,
     AssessmentAttemptRow,
     AssistantInteractionRow,
     CourseRow,
@@ -92,6 +93,7 @@ WORK_MEM = "64MB"  # per aggregate query on PostgreSQL, for this transaction onl
 EVENT = LearningEventRow
 ATTEMPT = AssessmentAttemptRow
 DAYS = ActivityDayRow
+UNIT_DAYS = ActivityUnitDayRow
 
 
 def _zone(window: TimeRange) -> tzinfo:
@@ -186,6 +188,28 @@ def _weeks_with(week: Any, amount: Any, weeks: int) -> ColumnElement[int]:
     for term in per_week[1:]:
         total = total + term
     return total
+
+
+def _seconds_by_unit(scope: OrganizationScope, learners: Subquery) -> Subquery:
+    """Learning seconds of the scope's learners in its window, as rows (unit_id, seconds):
+    from the per-unit day rollup when it answers for the scope, else the learning events."""
+    if _rolled_up(scope):
+        first, after = _day_numbers(scope.window)
+        return (
+            select(UNIT_DAYS.unit_id, UNIT_DAYS.seconds)
+            .join(learners, learners.c.user_id == UNIT_DAYS.user_id)
+            .where(
+                UNIT_DAYS.organization_id == scope.organization_id,
+                UNIT_DAYS.day >= first,
+                UNIT_DAYS.day < after,
+            )
+            .subquery("spent")
+        )
+    return (
+        _events(scope, learners, scope.window)
+        .add_columns(EVENT.unit_id.label("unit_id"), EVENT.seconds_spent.label("seconds"))
+        .subquery("spent")
+    )
 
 
 def _completed_unit() -> ColumnElement[int]:
@@ -779,12 +803,10 @@ class SqlAnalyticsRepository:
             )
             .group_by(target.skill_id)
         )
+        spent = _seconds_by_unit(scope, learners)
         effort = (
-            _events(scope, learners, scope.window)
-            .add_columns(
-                CourseUnitSkillRow.skill_id, func.sum(EVENT.seconds_spent).label("seconds")
-            )
-            .join(CourseUnitSkillRow, CourseUnitSkillRow.unit_id == EVENT.unit_id)
+            select(CourseUnitSkillRow.skill_id, func.sum(spent.c.seconds).label("seconds"))
+            .join(CourseUnitSkillRow, CourseUnitSkillRow.unit_id == spent.c.unit_id)
             .join(
                 target,
                 and_(
@@ -838,16 +860,11 @@ class SqlAnalyticsRepository:
                 .group_by(CourseUnitSkillRow.unit_id)
                 .subquery("unit_weight")
             )
-            query = (
-                _events(scope, learners, scope.window)
-                .add_columns(
-                    func.sum(EVENT.seconds_spent).label("seconds"),
-                    func.sum(EVENT.seconds_spent * func.coalesce(unit_weight.c.w, 0.0)).label(
-                        "weighted"
-                    ),
-                )
-                .outerjoin(unit_weight, unit_weight.c.unit_id == EVENT.unit_id)
-            )
+            spent = _seconds_by_unit(scope, learners)
+            query = select(
+                func.sum(spent.c.seconds).label("seconds"),
+                func.sum(spent.c.seconds * func.coalesce(unit_weight.c.w, 0.0)).label("weighted"),
+            ).outerjoin(unit_weight, unit_weight.c.unit_id == spent.c.unit_id)
             row = (await session.execute(query)).one()
         return EffortAggregate(seconds=_int(row.seconds), weighted_seconds=_float(row.weighted))
 

@@ -363,6 +363,23 @@ class ActivityDayRow(Base):
     feedback: Mapped[int] = mapped_column(server_default="0")
 
 
+class ActivityUnitDayRow(Base):
+    """Per learner, local day and unit: learning seconds (the learning events with time spent;
+    `unit_id` "" for events on no unit). Kept with `activity_days`, in the same days; read by
+    strategic alignment (effort per skill and weighted by the organisation's targets)."""
+
+    __tablename__ = "activity_unit_days"
+    __table_args__ = (
+        Index(None, "organization_id", "day", "user_id", "unit_id", postgresql_include=["seconds"]),
+    )
+
+    user_id: Mapped[str] = mapped_column(primary_key=True)
+    day: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[str] = mapped_column(primary_key=True)
+    organization_id: Mapped[str]
+    seconds: Mapped[int] = mapped_column(BigInteger)
+
+
 # --------------------------------------------------------------------------------------------
 # Skills and paths
 

@@ -1,4 +1,4 @@
-"""The per-learner, per-local-day activity rollup read by the organisation figures, filled from
+"""The per-learner, per-local-day activity rollups read by the organisation figures, filled from
 the activity tables already stored (the record writer keeps it up to date from then on; see
 `infrastructure/db/activity_days.py`).
 
@@ -71,6 +71,21 @@ def upgrade() -> None:
         postgresql_where=sa.text("events > 0"),
         sqlite_where=sa.text("events > 0"),
     )
+    op.create_table(
+        "activity_unit_days",
+        sa.Column("user_id", sa.String(), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("unit_id", sa.String(), nullable=False),
+        sa.Column("organization_id", sa.String(), nullable=False),
+        sa.Column("seconds", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", "day", "unit_id", name=op.f("pk_activity_unit_days")),
+    )
+    op.create_index(
+        op.f("ix_activity_unit_days_organization_id_day_user_id_unit_id"),
+        "activity_unit_days",
+        ["organization_id", "day", "user_id", "unit_id"],
+        postgresql_include=["seconds"],
+    )
     # Learning growth orders a window's attempts by (instant, id): with the id in the index
     # that is an index-only scan.
     op.drop_index("ix_assessment_attempts_submitted_at", "assessment_attempts")
@@ -92,6 +107,11 @@ def downgrade() -> None:
         ["submitted_at"],
         postgresql_include=["user_id", "course_id", "score_pct", "passed"],
     )
+    op.drop_index(
+        op.f("ix_activity_unit_days_organization_id_day_user_id_unit_id"),
+        table_name="activity_unit_days",
+    )
+    op.drop_table("activity_unit_days")
     op.drop_index("ix_activity_days_learning", table_name="activity_days")
     op.drop_index(op.f("ix_activity_days_organization_id_day_user_id"), table_name="activity_days")
     op.drop_table("activity_days")
