@@ -30,6 +30,7 @@ from learning_analytics.domain.records import (
     AssistantInteraction,
     CourseUnit,
     Department,
+    Enrollment,
     Feedback,
     LearningEvent,
     Organization,
@@ -184,6 +185,14 @@ async def _write_all(writer: SqlRecordWriter, world: World) -> None:
         [Department(f"d-{n}", "org-b", f"Department {n}") for n in range(3)], **STAMP
     )
     await writer.upsert_users(world.users(), **STAMP)
+    await writer.upsert_enrollments(
+        [
+            Enrollment(f"en-{n}", user, "c-1", START - timedelta(days=20), completed_at=done)
+            for n, user in enumerate(LEARNERS)
+            for done in [None if n % 4 else START + timedelta(days=n)]
+        ],
+        **STAMP,
+    )
     await writer.upsert_learning_events(world.events, **STAMP)
     await writer.upsert_assessment_attempts(world.attempts, **STAMP)
     await writer.upsert_practice_sessions(world.practice, **STAMP)
@@ -321,6 +330,27 @@ async def test_rollup_and_activity_rows_give_the_same_organisation_aggregates(
 ) -> None:
     world = World(seed=11)
     await _write_all(writer, world)
+    since = datetime(2026, 10, 15, 22, tzinfo=UTC)  # as_of - STALL_DAYS: 10-16 00:00 in Berlin
+    as_of = datetime(2026, 11, 5, 23, tzinfo=UTC)  # 2026-11-06 00:00 in Berlin
+    edges = {
+        "edge-a": since - timedelta(seconds=1),
+        "edge-b": since,
+        "edge-c": as_of,
+        "edge-d": as_of - timedelta(seconds=1),
+    }
+    await writer.upsert_users(
+        [User(user, "org-b", None, None, "learner", "d-0") for user in edges], **STAMP
+    )
+    await writer.upsert_enrollments(
+        [Enrollment(f"en-{user}", user, "c-1", START) for user in edges], **STAMP
+    )
+    await writer.upsert_learning_events(
+        [
+            LearningEvent(f"ev-{user}", user, "c-1", None, "progress", at)
+            for user, at in edges.items()
+        ],
+        **STAMP,
+    )
     repository = SqlAnalyticsRepository(session_factory)
     window = Window(date(2026, 10, 12), date(2026, 11, 5))  # crosses 2026-10-25
     weeks = weeks_of(window)
@@ -344,9 +374,12 @@ async def test_rollup_and_activity_rows_give_the_same_organisation_aggregates(
     rollup, rows = answers
     assert rollup == rows
     activity = rollup[0]
-    assert sum(a.active_learners for a in activity) == 9  # every Berlin learner was active
+    assert sum(a.active_learners for a in activity) == 9 + 3  # Berlin learners, edges a, b, d
     assert sum(w.active_learners for w in rollup[1]) > 9  # more than one week each
     assert all(skill.seconds > 0 for skill in rollup[4])
+    # At risk: an open enrolment and no learning event in [as_of - 21 days, as_of), as_of =
+    # 2026-11-06 00:00 Berlin: edge-a (a second before) and edge-c (at as_of) only.
+    assert sum(d.at_risk for d in rollup[3]) == 2
     assert 0 < rollup[5].weighted_seconds < rollup[5].seconds
 
 

@@ -62,7 +62,7 @@ from learning_analytics.domain.metrics.trainer import (
     UnitAggregate,
 )
 from learning_analytics.domain.models import Role
-from learning_analytics.domain.timezones import day_number, offset_segments
+from learning_analytics.domain.timezones import day_number, local_day_number, offset_segments
 from learning_analytics.infrastructure.db.sqltime import Epoch, floor_div, local_day
 from learning_analytics.infrastructure.db.tables import (
     ActivityDayRow,
@@ -188,6 +188,26 @@ def _weeks_with(week: Any, amount: Any, weeks: int) -> ColumnElement[int]:
     for term in per_week[1:]:
         total = total + term
     return total
+
+
+def _recent_in_rollup(scope: OrganizationScope, learners: Subquery) -> AnySelect:
+    """The learner's rollup days with a learning event in [as_of - STALL_DAYS, as_of): the days
+    strictly between hold only such events; on the first and the last day the day's last and
+    first event instants say whether one falls inside."""
+    window = scope.window
+    since = window.as_of - timedelta(days=STALL_DAYS)
+    zone = _zone(window)
+    first, last = local_day_number(since, zone), local_day_number(window.as_of, zone)
+    return select(DAYS.user_id).where(
+        DAYS.user_id == learners.c.user_id,
+        DAYS.organization_id == scope.organization_id,
+        DAYS.events > 0,
+        or_(
+            and_(DAYS.day > first, DAYS.day < last),
+            and_(DAYS.day == first, DAYS.last_event_at >= since),
+            and_(DAYS.day == last, DAYS.first_event_at < window.as_of),
+        ),
+    )
 
 
 def _seconds_by_unit(scope: OrganizationScope, learners: Subquery) -> Subquery:
@@ -952,6 +972,8 @@ class SqlAnalyticsRepository:
         if scope.course_id is not None:
             open_enrollment = open_enrollment.where(e.course_id == scope.course_id)
             recent = recent.where(EVENT.course_id == scope.course_id)
+        if _rolled_up(scope):
+            recent = _recent_in_rollup(scope, learners)
         at_risk = (
             select(learners.c.department_id, func.count().label("at_risk"))
             .where(open_enrollment.exists(), ~recent.exists())
