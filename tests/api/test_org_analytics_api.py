@@ -316,3 +316,16 @@ async def test_unknown_organization_and_department(api: Api) -> None:
         f"{ORGANIZATION}/learning-velocity/{ORG}", params={"departmentId": "dep-9"}, headers=admin
     )
     assert department.status_code == 404
+
+
+async def test_trainer_department_filter_is_its_own_cached_answer(api: Api) -> None:
+    url = f"{TRAINER}/course-performance/tr-s1"
+    headers = auth(api, "tr-s1", "trainer")
+    everyone = await api.client.get(url, params=JUNE, headers=headers)
+    dep1 = await api.client.get(url, params={**JUNE, "departmentId": "dep-1"}, headers=headers)
+    assert everyone.status_code == dep1.status_code == 200
+    assert everyone.json()["data"]["courses"][0]["enrolled"] == 6
+    assert dep1.json()["data"]["courses"][0]["enrolled"] == 5
+    unknown = await api.client.get(url, params={**JUNE, "departmentId": "dep-9"}, headers=headers)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "NOT_FOUND"

@@ -142,6 +142,10 @@ class TrainerAnalytics:
         courses = await self._trainers.trainer_courses(trainer_id, course_id=query.course_id)
         if query.course_id is not None and not courses:
             raise NotFoundError("No such course among the trainer's courses")
+        if query.department_id is not None:
+            departments = await self._organizations.department_headcounts(organization_id)
+            if query.department_id not in {d.department_id for d in departments}:
+                raise NotFoundError("No such department in the organisation")
         return [c for c, _ in courses], window, tz, time_range(window, tz, now=now)
 
     async def _answer(self, trainer_id: str, window: Window, tz: ZoneInfo, result: R) -> Answer[R]:
@@ -151,7 +155,9 @@ class TrainerAnalytics:
         self, trainer_id: str, organization_id: str, query: AnalyticsQuery
     ) -> Answer[CoursePerformance]:
         ids, window, tz, span = await self._setup(trainer_id, organization_id, query)
-        courses = await self._trainers.course_aggregates(ids, span)
+        courses = await self._trainers.course_aggregates(
+            ids, span, department_id=query.department_id
+        )
         return await self._answer(trainer_id, window, tz, course_performance(courses, k=self._k))
 
     async def course_health(
@@ -159,9 +165,9 @@ class TrainerAnalytics:
     ) -> Answer[CourseHealth]:
         ids, window, tz, span = await self._setup(trainer_id, organization_id, query)
         courses, units, assessments = await asyncio.gather(
-            self._trainers.course_aggregates(ids, span),
-            self._trainers.unit_aggregates(ids, span),
-            self._trainers.assessment_aggregates(ids, span),
+            self._trainers.course_aggregates(ids, span, department_id=query.department_id),
+            self._trainers.unit_aggregates(ids, span, department_id=query.department_id),
+            self._trainers.assessment_aggregates(ids, span, department_id=query.department_id),
         )
         result = course_health(courses, units, assessments, now=span.as_of, k=self._k)
         return await self._answer(trainer_id, window, tz, result)
@@ -170,7 +176,9 @@ class TrainerAnalytics:
         self, trainer_id: str, organization_id: str, query: AnalyticsQuery
     ) -> Answer[StudentDistribution]:
         ids, window, tz, span = await self._setup(trainer_id, organization_id, query)
-        enrollments = await self._trainers.enrollment_aggregates(ids, span)
+        enrollments = await self._trainers.enrollment_aggregates(
+            ids, span, department_id=query.department_id
+        )
         result = student_distribution(enrollments, now=span.as_of, k=self._k)
         return await self._answer(trainer_id, window, tz, result)
 
@@ -179,8 +187,8 @@ class TrainerAnalytics:
     ) -> Answer[TeachingEffectiveness]:
         ids, window, tz, span = await self._setup(trainer_id, organization_id, query)
         courses, gains, baseline = await asyncio.gather(
-            self._trainers.course_aggregates(ids, span),
-            self._trainers.gain_aggregates(ids, span),
+            self._trainers.course_aggregates(ids, span, department_id=query.department_id),
+            self._trainers.gain_aggregates(ids, span, department_id=query.department_id),
             self._trainers.organization_rates(organization_id, span),
         )
         result = teaching_effectiveness(courses, gains, baseline, k=self._k)

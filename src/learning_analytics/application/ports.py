@@ -489,23 +489,23 @@ class TrainerAnalyticsRepository(Protocol):
         ...
 
     async def course_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[CourseAggregate]: ...
 
     async def unit_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[UnitAggregate]: ...
 
     async def assessment_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[AssessmentAggregate]: ...
 
     async def enrollment_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[EnrollmentAggregate]: ...
 
     async def gain_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[GainAggregate]: ...
 
     async def organization_rates(self, organization_id: str, window: TimeRange) -> RateAggregate:

@@ -171,6 +171,25 @@ async def test_course_filter_and_unknown_course(trainer: TrainerAnalytics) -> No
         await trainer.course_performance("tr-s1", ORG, AnalyticsQuery(course_id="c-3"))
 
 
+async def test_department_filter_keeps_that_departments_learners(
+    trainer: TrainerAnalytics,
+) -> None:
+    dep1 = AnalyticsQuery(start=JUNE.start, end=JUNE.end, tz=JUNE.tz, department_id="dep-1")
+    c1, c2 = (await trainer.course_performance("tr-s1", ORG, dep1)).result.courses
+    # c-1 without s-06 (dep-2): 5 enrolled, 3 completed, progress 375 / 5; June attempts
+    # 90 70 60 80 30 -> 66.0, 4 of 5 passed. c-2 has no dep-1 learner: suppressed.
+    assert (c1.enrolled, c1.completion_rate, c1.average_progress) == (5, 60.0, 75.0)
+    assert (c1.average_score, c1.pass_rate) == (66.0, 80.0)
+    assert c2.suppressed
+    spread = (await trainer.student_distribution("tr-s1", ORG, dep1)).result
+    assert (spread.learners, spread.enrollments) == (5, 5)
+    assert spread.at_risk == (AtRiskLearner("s-05", "c-1", "critical", "inactive", 27),)
+    with pytest.raises(NotFoundError):
+        await trainer.course_performance(
+            "tr-s1", ORG, AnalyticsQuery(start=JUNE.start, end=JUNE.end, department_id="dep-9")
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # organisation
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -141,6 +142,19 @@ def _in_departments(departments: Sequence[str]) -> ColumnElement[bool]:
     if UNASSIGNED in shown:
         conditions.append(and_(own.is_(None), TeamRow.department_id.is_(None)))
     return or_(*conditions)
+
+
+def _of_department(user: Any, department_id: str | None) -> ColumnElement[bool]:
+    """`user` is in the department (their own, else their team's); true without a filter."""
+    if department_id is None:
+        return true()
+    members = (
+        select(UserRow.id)
+        .outerjoin(TeamRow, TeamRow.id == UserRow.team_id)
+        .where(_in_departments([department_id]))
+    )
+    within: ColumnElement[bool] = user.in_(members)
+    return within
 
 
 def _learners(scope: OrganizationScope) -> Subquery:
@@ -287,7 +301,7 @@ class SqlAnalyticsRepository:
         )
 
     async def course_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[CourseAggregate]:
         if not course_ids:
             return []
@@ -328,6 +342,7 @@ class SqlAnalyticsRepository:
                 enrollment.course_id.in_(course_ids),
                 enrollment.withdrawn_at.is_(None),
                 enrollment.enrolled_at < window.end,
+                _of_department(enrollment.user_id, department_id),
             )
             .group_by(enrollment.course_id)
         )
@@ -343,6 +358,7 @@ class SqlAnalyticsRepository:
                 ATTEMPT.course_id.in_(course_ids),
                 ATTEMPT.submitted_at >= window.start,
                 ATTEMPT.submitted_at < window.end,
+                _of_department(ATTEMPT.user_id, department_id),
             )
             .group_by(ATTEMPT.course_id)
         )
@@ -355,6 +371,7 @@ class SqlAnalyticsRepository:
                 enrollment.completed_at.is_not(None),
                 enrollment.completed_at < window.end,
                 enrollment.completed_at >= enrollment.enrolled_at,
+                _of_department(enrollment.user_id, department_id),
             )
             .group_by(enrollment.course_id, days)
         )
@@ -394,7 +411,7 @@ class SqlAnalyticsRepository:
         return result
 
     async def unit_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[UnitAggregate]:
         if not course_ids:
             return []
@@ -402,6 +419,7 @@ class SqlAnalyticsRepository:
             EVENT.course_id.in_(course_ids),
             EVENT.verb == "completed",
             EVENT.occurred_at < window.as_of,
+            _of_department(EVENT.user_id, department_id),
         )
         reached = (
             select(EVENT.unit_id, func.count(distinct(EVENT.user_id)).label("reached"))
@@ -469,7 +487,7 @@ class SqlAnalyticsRepository:
         ]
 
     async def assessment_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[AssessmentAggregate]:
         if not course_ids:
             return []
@@ -485,6 +503,7 @@ class SqlAnalyticsRepository:
                 ATTEMPT.course_id.in_(course_ids),
                 ATTEMPT.submitted_at >= window.start,
                 ATTEMPT.submitted_at < window.end,
+                _of_department(ATTEMPT.user_id, department_id),
             )
             .group_by(ATTEMPT.course_id, ATTEMPT.assessment_id)
             .order_by(ATTEMPT.course_id, ATTEMPT.assessment_id)
@@ -497,7 +516,7 @@ class SqlAnalyticsRepository:
         ]
 
     async def enrollment_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[EnrollmentAggregate]:
         if not course_ids:
             return []
@@ -540,6 +559,7 @@ class SqlAnalyticsRepository:
                 e.course_id.in_(course_ids),
                 e.withdrawn_at.is_(None),
                 e.enrolled_at < window.end,
+                _of_department(e.user_id, department_id),
             )
             .order_by(e.course_id, e.user_id)
         )
@@ -559,7 +579,7 @@ class SqlAnalyticsRepository:
         ]
 
     async def gain_aggregates(
-        self, course_ids: Sequence[str], window: TimeRange
+        self, course_ids: Sequence[str], window: TimeRange, *, department_id: str | None = None
     ) -> list[GainAggregate]:
         if not course_ids:
             return []
@@ -572,7 +592,11 @@ class SqlAnalyticsRepository:
                 func.avg(case((ATTEMPT.exam_type == "baseline", ATTEMPT.score_pct))).label("pre"),
                 func.avg(case((post_in_window, ATTEMPT.score_pct))).label("post"),
             )
-            .where(ATTEMPT.course_id.in_(course_ids), ATTEMPT.submitted_at < window.end)
+            .where(
+                ATTEMPT.course_id.in_(course_ids),
+                ATTEMPT.submitted_at < window.end,
+                _of_department(ATTEMPT.user_id, department_id),
+            )
             .group_by(ATTEMPT.user_id, ATTEMPT.course_id)
             .subquery("per_learner")
         )

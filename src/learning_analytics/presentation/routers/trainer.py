@@ -2,7 +2,8 @@
 
 Who may call: the trainer, an org admin of the trainer's organisation, a platform admin (checked
 by `ViewableTrainer` before any cache or store access). Filters: `courseId` (one of the trainer's
-courses), `from`, `to`, `tz`. `Accept: text/csv` returns the main table.
+courses), `departmentId` (only the learners of that department of the trainer's organisation),
+`from`, `to`, `tz`. `Accept: text/csv` returns the main table.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from learning_analytics.presentation.params import FromQuery, ToQuery, TzQuery
 from learning_analytics.presentation.schemas import PROBLEMS, Envelope
 from learning_analytics.presentation.security import (
     SUBJECT_ID_PATTERN,
+    DepartmentIdQuery,
     TrainerAccess,
     ViewableTrainer,
 )
@@ -169,11 +171,14 @@ def _register(metric: str, model: type[BaseModel], method: str, summary: str) ->
         request: Request,
         access: ViewableTrainer,
         course_id: CourseIdQuery = None,
+        department_id: DepartmentIdQuery = None,
         start: FromQuery = None,
         end: ToQuery = None,
         tz: TzQuery = None,
     ) -> Response:
-        query = analytics_query(start=start, end=end, tz=tz, course_id=course_id)
+        query = analytics_query(
+            start=start, end=end, tz=tz, course_id=course_id, department_id=department_id
+        )
         return await _serve(
             request,
             access,
