@@ -112,8 +112,10 @@ def _local_day(column: Any, window: TimeRange) -> ColumnElement[int]:
 
 
 def _week(day: Any, anchor: datetime) -> ColumnElement[int]:
-    """Index of the 7-local-day week of `day` counted from the local date of `anchor`."""
-    return floor_div(day - literal(day_number(anchor.date())), 7)
+    """Index of the 7-local-day week of the day number `day` (at or after the local date of
+    `anchor`) counted from that date: integer division on both databases."""
+    offset: ColumnElement[int] = day - literal(day_number(anchor.date()))
+    return offset // 7
 
 
 def _rolled_up(scope: OrganizationScope) -> bool:
@@ -192,11 +194,22 @@ def _on_course(query: Any, column: Any, course_id: str | None) -> Any:
     return query if course_id is None else query.where(column == course_id)
 
 
-def _weeks_with(week: Any, amount: Any, weeks: int) -> ColumnElement[int]:
-    """How many of the window's weeks 0..weeks-1 have a row with `amount` > 0: one aggregate
-    per week, so a learner's weeks are counted in the same single aggregation as the rest."""
+def _weeks_with(day: Any, amount: Any, anchor: datetime, weeks: int) -> ColumnElement[int]:
+    """How many of the window's weeks 0..weeks-1 (counted from `anchor`'s local date) have a row
+    with `amount` > 0 on day number `day`: one aggregate per week, each a range test on the
+    day, so a learner's weeks are counted in the same single aggregation as the rest."""
+    first = day_number(anchor.date())
     per_week = [
-        func.max(case((and_(week == index, amount > 0), 1), else_=0)) for index in range(weeks)
+        func.max(
+            case(
+                (
+                    and_(day >= first + 7 * index, day < first + 7 * (index + 1), amount > 0),
+                    1,
+                ),
+                else_=0,
+            )
+        )
+        for index in range(weeks)
     ]
     total: ColumnElement[int] = per_week[0]
     for term in per_week[1:]:
@@ -216,6 +229,8 @@ def _recent_in_rollup(scope: OrganizationScope, learners: Subquery) -> AnySelect
         DAYS.user_id == learners.c.user_id,
         DAYS.organization_id == scope.organization_id,
         DAYS.events > 0,
+        DAYS.day >= first,  # bounds the index range; the OR below decides the edge days
+        DAYS.day <= last,
         or_(
             and_(DAYS.day > first, DAYS.day < last),
             and_(DAYS.day == first, DAYS.last_event_at >= since),
@@ -1124,12 +1139,11 @@ class SqlAnalyticsRepository:
     def _culture_from_rollup(scope: OrganizationScope, anchor: datetime, weeks: int) -> Subquery:
         """Per learner: weeks with learning activity (events, attempts, questions, practice),
         social acts (questions, feedback, practice) and seconds of learning in the window."""
-        week = _week(DAYS.day, anchor)
         acts = DAYS.events + DAYS.attempts + DAYS.questions + DAYS.practice
         return (
             select(
                 DAYS.user_id,
-                _weeks_with(week, acts, weeks).label("weeks"),
+                _weeks_with(DAYS.day, acts, anchor, weeks).label("weeks"),
                 func.sum(DAYS.questions + DAYS.feedback + DAYS.practice).label("social"),
                 func.sum(DAYS.seconds).label("seconds"),
             )
@@ -1190,15 +1204,23 @@ class SqlAnalyticsRepository:
                 ).where(_within(PracticeSessionRow.started_at, window))
             )
         acts = union_all(*parts).subquery("acts")
-        week = _week(_local_day(acts.c.at, window), anchor)
-        return (
+        days = (
             select(
                 acts.c.user_id,
-                _weeks_with(week, acts.c.act, weeks).label("weeks"),
-                func.sum(acts.c.social).label("social"),
-                func.sum(acts.c.seconds).label("seconds"),
+                _local_day(acts.c.at, window).label("day"),
+                acts.c.act,
+                acts.c.social,
+                acts.c.seconds,
             )
-            .group_by(acts.c.user_id)
+        ).subquery("days")
+        return (
+            select(
+                days.c.user_id,
+                _weeks_with(days.c.day, days.c.act, anchor, weeks).label("weeks"),
+                func.sum(days.c.social).label("social"),
+                func.sum(days.c.seconds).label("seconds"),
+            )
+            .group_by(days.c.user_id)
             .subquery("per_user")
         )
 
