@@ -281,10 +281,8 @@ class OrganizationAnalytics:
     ) -> Answer[StrategicAlignment]:
         context = await self._setup(organization_id, query)
         scope = context.scope
-        skills, effort, previous = await asyncio.gather(
-            self._organizations.strategic_skills(scope),
-            self._organizations.effort(scope),
-            self._organizations.effort(_previous(scope)),
+        skills, effort, previous = await self._organizations.strategic_aggregates(
+            scope, previous=previous_range(scope.window)
         )
         result = strategic_alignment(
             shown=context.shown, skills=skills, effort=effort, previous_effort=previous, k=self._k

@@ -534,9 +534,13 @@ class OrganizationAnalyticsRepository(Protocol):
 
     async def window_activity(self, scope: OrganizationScope) -> list[ActivityAggregate]: ...
 
-    async def strategic_skills(self, scope: OrganizationScope) -> list[SkillTargetAggregate]: ...
-
-    async def effort(self, scope: OrganizationScope) -> EffortAggregate: ...
+    async def strategic_aggregates(
+        self, scope: OrganizationScope, *, previous: TimeRange
+    ) -> tuple[list[SkillTargetAggregate], EffortAggregate, EffortAggregate]:
+        """The organisation's strategic targets with their learners' levels and the window's
+        learning time on each; all learning time of the window and of `previous`, plain and
+        weighted by the targets."""
+        ...
 
     async def department_aggregates(
         self, scope: OrganizationScope

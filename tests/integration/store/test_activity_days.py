@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from learning_analytics.application.org_analytics import time_range, weeks_of
+from learning_analytics.application.org_analytics import previous_range, time_range, weeks_of
 from learning_analytics.application.ports import OrganizationScope
 from learning_analytics.domain.metrics.learner import Window
 from learning_analytics.domain.metrics.organization import UNASSIGNED
@@ -367,8 +367,7 @@ async def test_rollup_and_activity_rows_give_the_same_organisation_aggregates(
                 ),
                 await repository.culture_aggregates(scope, weeks=weeks),
                 await repository.department_aggregates(scope),
-                await repository.strategic_skills(scope),
-                await repository.effort(scope),
+                await repository.strategic_aggregates(scope, previous=previous_range(scope.window)),
             )
         )
     rollup, rows = answers
@@ -376,11 +375,13 @@ async def test_rollup_and_activity_rows_give_the_same_organisation_aggregates(
     activity = rollup[0]
     assert sum(a.active_learners for a in activity) == 9 + 3  # Berlin learners, edges a, b, d
     assert sum(w.active_learners for w in rollup[1]) > 9  # more than one week each
-    assert all(skill.seconds > 0 for skill in rollup[4])
+    skills, effort, before = rollup[4]
+    assert all(skill.seconds > 0 for skill in skills)
+    assert 0 < effort.weighted_seconds < effort.seconds
+    assert before.seconds > 0  # the window before starts 2026-09-17: some events on 10-10..11
     # At risk: an open enrolment and no learning event in [as_of - 21 days, as_of), as_of =
     # 2026-11-06 00:00 Berlin: edge-a (a second before) and edge-c (at as_of) only.
     assert sum(d.at_risk for d in rollup[3]) == 2
-    assert 0 < rollup[5].weighted_seconds < rollup[5].seconds
 
 
 async def test_departments_come_from_the_learner_else_their_team_else_unassigned(

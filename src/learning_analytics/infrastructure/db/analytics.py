@@ -25,7 +25,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
     Select,
     Subquery,
     and_,
@@ -239,25 +238,50 @@ def _recent_in_rollup(scope: OrganizationScope, learners: Subquery) -> AnySelect
     )
 
 
-def _seconds_by_unit(scope: OrganizationScope, learners: Subquery) -> Subquery:
-    """Learning seconds of the scope's learners in its window, as rows (unit_id, seconds):
-    from the per-unit day rollup when it answers for the scope, else the learning events."""
+def _unit_seconds(scope: OrganizationScope, learners: Subquery, previous: TimeRange) -> AnySelect:
+    """Learning seconds per unit ("" or NULL: on no unit) of the scope's learners in its window
+    (`current`) and in `previous` (the window just before it), in one pass: from the per-unit
+    day rollup when it answers for the scope, else from the learning events."""
+    unit: Any
+    spent: Any
     if _rolled_up(scope):
-        first, after = _day_numbers(scope.window)
-        return (
-            select(UNIT_DAYS.unit_id, UNIT_DAYS.seconds)
+        first, after = _day_numbers(previous)[0], _day_numbers(scope.window)[1]
+        boundary = _day_numbers(scope.window)[0]
+        unit, spent, recent = UNIT_DAYS.unit_id, UNIT_DAYS.seconds, UNIT_DAYS.day >= boundary
+        rows = (
+            select()
+            .select_from(UNIT_DAYS)
             .join(learners, learners.c.user_id == UNIT_DAYS.user_id)
             .where(
                 UNIT_DAYS.organization_id == scope.organization_id,
                 UNIT_DAYS.day >= first,
                 UNIT_DAYS.day < after,
             )
-            .subquery("spent")
         )
-    return (
-        _events(scope, learners, scope.window)
-        .add_columns(EVENT.unit_id.label("unit_id"), EVENT.seconds_spent.label("seconds"))
-        .subquery("spent")
+    else:
+        unit, spent = EVENT.unit_id, EVENT.seconds_spent
+        recent = EVENT.occurred_at >= scope.window.start
+        rows = _events(
+            scope,
+            learners,
+            TimeRange(start=previous.start, end=scope.window.end, as_of=scope.window.as_of),
+        )
+    return rows.add_columns(
+        unit.label("unit_id"),
+        func.sum(case((recent, spent), else_=0)).label("current"),
+        func.sum(case((recent, 0), else_=spent)).label("previous"),
+    ).group_by(unit)
+
+
+def _target_units(scope: OrganizationScope) -> AnySelect:
+    """(unit, strategic skill it teaches, the skill's weight) for the organisation's targets."""
+    target = StrategicSkillTargetRow
+    return select(CourseUnitSkillRow.unit_id, target.skill_id, target.weight).join(
+        target,
+        and_(
+            target.skill_id == CourseUnitSkillRow.skill_id,
+            target.organization_id == scope.organization_id,
+        ),
     )
 
 
@@ -831,7 +855,9 @@ class SqlAnalyticsRepository:
             for r in await self._rows(query)
         ]
 
-    async def strategic_skills(self, scope: OrganizationScope) -> list[SkillTargetAggregate]:
+    async def strategic_aggregates(
+        self, scope: OrganizationScope, *, previous: TimeRange
+    ) -> tuple[list[SkillTargetAggregate], EffortAggregate, EffortAggregate]:
         learners = _learners(scope)
         target = StrategicSkillTargetRow
         profile = SkillProfileRow
@@ -862,88 +888,71 @@ class SqlAnalyticsRepository:
             )
             .group_by(target.skill_id)
         )
-        spent = _seconds_by_unit(scope, learners)
-        effort = (
-            select(CourseUnitSkillRow.skill_id, func.sum(spent.c.seconds).label("seconds"))
-            .join(CourseUnitSkillRow, CourseUnitSkillRow.unit_id == spent.c.unit_id)
-            .join(
-                target,
-                and_(
-                    target.skill_id == CourseUnitSkillRow.skill_id,
-                    target.organization_id == scope.organization_id,
-                ),
-            )
-            .group_by(CourseUnitSkillRow.skill_id)
-        )
         targets = select(target).where(target.organization_id == scope.organization_id)
-        target_result, profile_rows, effort_rows = await self._each(targets, profiles, effort)
+        target_result, profile_rows, unit_rows, skill_rows = await self._each(
+            targets,
+            profiles,
+            _unit_seconds(scope, learners, previous),
+            _target_units(scope),
+        )
         target_rows = [row[0] for row in target_result]
         by_skill = {r.skill_id: r for r in profile_rows}
-        seconds = {r.skill_id: _int(r.seconds) for r in effort_rows}
-        result: list[SkillTargetAggregate] = []
-        for row in sorted(target_rows, key=lambda t: t.skill_id):
-            found = by_skill.get(row.skill_id)
-            result.append(
-                SkillTargetAggregate(
-                    skill_id=row.skill_id,
-                    weight=row.weight,
-                    target_level=row.target_level,
-                    learners=_int(found.learners) if found else 0,
-                    at_target=_int(found.at_target) if found else 0,
-                    gap_sum=_int(found.gap_sum) if found else 0,
-                    seconds=seconds.get(row.skill_id, 0),
-                )
-            )
-        return result
+        # Units, not people: per-unit sums spread over the target skills each unit teaches,
+        # and weighted by the heaviest target each teaches over the heaviest target of all.
+        current = {r.unit_id: _int(r.current) for r in unit_rows}
+        seconds: dict[str, int] = defaultdict(int)
+        weights: dict[str, float] = defaultdict(float)
+        for r in skill_rows:
+            seconds[r.skill_id] += current.get(r.unit_id, 0)
+            weights[r.unit_id] = max(weights[r.unit_id], float(r.weight))
+        heaviest = max((float(t.weight) for t in target_rows), default=1.0) or 1.0
 
-    async def effort(self, scope: OrganizationScope) -> EffortAggregate:
-        learners = _learners(scope)
-        target = StrategicSkillTargetRow
-        heaviest = select(func.max(target.weight)).where(
-            target.organization_id == scope.organization_id
-        )
-        async with self._sessions() as session:
-            top = await session.scalar(heaviest)
-            unit_weight = (
-                select(
-                    CourseUnitSkillRow.unit_id,
-                    (func.max(target.weight) / literal(float(top or 1.0), Float())).label("w"),
-                )
-                .join(
-                    target,
-                    and_(
-                        target.skill_id == CourseUnitSkillRow.skill_id,
-                        target.organization_id == scope.organization_id,
-                    ),
-                )
-                .group_by(CourseUnitSkillRow.unit_id)
-                .subquery("unit_weight")
+        def effort(column: str) -> EffortAggregate:
+            spent = [(r.unit_id, _int(getattr(r, column))) for r in unit_rows]
+            weighted = sum(s * weights.get(unit, 0.0) for unit, s in spent)
+            return EffortAggregate(sum(s for _, s in spent), weighted / heaviest)
+
+        skills = [
+            SkillTargetAggregate(
+                skill_id=row.skill_id,
+                weight=row.weight,
+                target_level=row.target_level,
+                learners=_int(found.learners) if found else 0,
+                at_target=_int(found.at_target) if found else 0,
+                gap_sum=_int(found.gap_sum) if found else 0,
+                seconds=seconds.get(row.skill_id, 0),
             )
-            spent = _seconds_by_unit(scope, learners)
-            query = select(
-                func.sum(spent.c.seconds).label("seconds"),
-                func.sum(spent.c.seconds * func.coalesce(unit_weight.c.w, 0.0)).label("weighted"),
-            ).outerjoin(unit_weight, unit_weight.c.unit_id == spent.c.unit_id)
-            row = (await session.execute(query)).one()
-        return EffortAggregate(seconds=_int(row.seconds), weighted_seconds=_float(row.weighted))
+            for row in sorted(target_rows, key=lambda t: t.skill_id)
+            for found in [by_skill.get(row.skill_id)]
+        ]
+        return skills, effort("current"), effort("previous")
 
     async def department_aggregates(self, scope: OrganizationScope) -> list[DepartmentAggregate]:
         learners = _learners(scope)
         window = scope.window
         e = EnrollmentRow
         done = and_(e.completed_at.is_not(None), e.completed_at < window.end)
-        enrollments = (
+        # Per learner first, then per department: no COUNT(DISTINCT), which sorts every row.
+        per_learner = (
             select(
                 learners.c.department_id,
+                e.user_id,
                 func.count().label("enrollments"),
                 func.sum(case((done, 1), else_=0)).label("completed"),
-                func.count(distinct(e.user_id)).label("learners"),
             )
-            .select_from(e)
             .join(learners, learners.c.user_id == e.user_id)
             .where(e.withdrawn_at.is_(None), e.enrolled_at < window.end)
-            .group_by(learners.c.department_id)
+            .group_by(learners.c.department_id, e.user_id)
         )
+        if scope.course_id is not None:
+            per_learner = per_learner.where(e.course_id == scope.course_id)
+        enrolled = per_learner.subquery("enrolled")
+        enrollments = select(
+            enrolled.c.department_id,
+            func.sum(enrolled.c.enrollments).label("enrollments"),
+            func.sum(enrolled.c.completed).label("completed"),
+            func.count().label("learners"),
+        ).group_by(enrolled.c.department_id)
         attempts = (
             select(
                 learners.c.department_id,
@@ -957,7 +966,6 @@ class SqlAnalyticsRepository:
             .group_by(learners.c.department_id)
         )
         if scope.course_id is not None:
-            enrollments = enrollments.where(e.course_id == scope.course_id)
             attempts = attempts.where(ATTEMPT.course_id == scope.course_id)
         if _rolled_up(scope):
             scored = (
@@ -981,9 +989,10 @@ class SqlAnalyticsRepository:
                 .group_by(learners.c.department_id)
             )
         p = SkillProfileRow
-        gaps = (
+        profiled = (
             select(
                 learners.c.department_id,
+                p.user_id,
                 func.sum(
                     case(
                         (p.target_level > p.current_level, p.target_level - p.current_level),
@@ -991,13 +1000,18 @@ class SqlAnalyticsRepository:
                     )
                 ).label("gap_sum"),
                 func.count().label("profiles"),
-                func.count(distinct(p.user_id)).label("learners"),
             )
-            .select_from(p)
             .join(learners, learners.c.user_id == p.user_id)
             .where(p.target_level.is_not(None))
-            .group_by(learners.c.department_id)
+            .group_by(learners.c.department_id, p.user_id)
+            .subquery("profiled")
         )
+        gaps = select(
+            profiled.c.department_id,
+            func.sum(profiled.c.gap_sum).label("gap_sum"),
+            func.sum(profiled.c.profiles).label("profiles"),
+            func.count().label("learners"),
+        ).group_by(profiled.c.department_id)
         # Correlated EXISTS / NOT EXISTS: semi- and anti-joins (a NOT IN over a large subquery
         # is evaluated row by row on PostgreSQL).
         open_enrollment = select(e.user_id).where(
