@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     Subquery,
     and_,
     case,
@@ -273,16 +274,45 @@ def _unit_seconds(scope: OrganizationScope, learners: Subquery, previous: TimeRa
     ).group_by(unit)
 
 
-def _target_units(scope: OrganizationScope) -> AnySelect:
-    """(unit, strategic skill it teaches, the skill's weight) for the organisation's targets."""
+def _effort(scope: OrganizationScope, learners: Subquery, previous: TimeRange) -> Any:
+    """Learning seconds of the window (`current`) and of `previous`: one row with skill_id NULL
+    for all of it, plain and weighted (each unit by the heaviest strategic target it teaches),
+    then one row per strategic skill with the seconds on the units teaching it. The per-unit
+    sums are computed once (a CTE) and then joined to the small unit-skill tables."""
+    per_unit = _unit_seconds(scope, learners, previous).cte("per_unit")
     target = StrategicSkillTargetRow
-    return select(CourseUnitSkillRow.unit_id, target.skill_id, target.weight).join(
-        target,
-        and_(
-            target.skill_id == CourseUnitSkillRow.skill_id,
-            target.organization_id == scope.organization_id,
-        ),
+    taught = and_(
+        target.skill_id == CourseUnitSkillRow.skill_id,
+        target.organization_id == scope.organization_id,
     )
+    unit_weight = (
+        select(CourseUnitSkillRow.unit_id, func.max(target.weight).label("w"))
+        .join(target, taught)
+        .group_by(CourseUnitSkillRow.unit_id)
+        .subquery("unit_weight")
+    )
+    weight = func.coalesce(unit_weight.c.w, 0.0)
+    totals = select(
+        literal(None, String()).label("skill_id"),
+        func.sum(per_unit.c.current).label("current"),
+        func.sum(per_unit.c.previous).label("previous"),
+        func.sum(per_unit.c.current * weight).label("weighted_current"),
+        func.sum(per_unit.c.previous * weight).label("weighted_previous"),
+    ).outerjoin(unit_weight, unit_weight.c.unit_id == per_unit.c.unit_id)
+    per_skill = (
+        select(
+            target.skill_id,
+            func.sum(per_unit.c.current),
+            literal(0),
+            literal(0.0),
+            literal(0.0),
+        )
+        .select_from(per_unit)
+        .join(CourseUnitSkillRow, CourseUnitSkillRow.unit_id == per_unit.c.unit_id)
+        .join(target, taught)
+        .group_by(target.skill_id)
+    )
+    return union_all(totals, per_skill)
 
 
 def _completed_unit() -> ColumnElement[int]:
@@ -306,8 +336,19 @@ class SqlAnalyticsRepository:
     async def _rows(self, query: Any) -> Sequence[Any]:
         async with self._sessions() as session:
             if session.get_bind().dialect.name == "postgresql":
-                # Room for the aggregates' hash tables (the default 4 MB spills to disk).
-                await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+                # Room for the aggregates' hash tables (the default 4 MB spills to disk); no
+                # parallel workers: an endpoint already runs its queries side by side, and
+                # workers only add processes competing for the same cores; no JIT, whose
+                # compilation (30-40 ms a query here) costs more than it saves at this size
+                # (bench/README.md).
+                await session.execute(
+                    text(
+                        "SELECT set_config('work_mem', :work_mem, true),"
+                        " set_config('max_parallel_workers_per_gather', '0', true),"
+                        " set_config('jit', 'off', true)"
+                    ),
+                    {"work_mem": WORK_MEM},
+                )
             rows: Sequence[Any] = (await session.execute(query)).all()
         return rows
 
@@ -889,28 +930,20 @@ class SqlAnalyticsRepository:
             .group_by(target.skill_id)
         )
         targets = select(target).where(target.organization_id == scope.organization_id)
-        target_result, profile_rows, unit_rows, skill_rows = await self._each(
-            targets,
-            profiles,
-            _unit_seconds(scope, learners, previous),
-            _target_units(scope),
+        target_result, profile_rows, effort_rows = await self._each(
+            targets, profiles, _effort(scope, learners, previous)
         )
         target_rows = [row[0] for row in target_result]
         by_skill = {r.skill_id: r for r in profile_rows}
-        # Units, not people: per-unit sums spread over the target skills each unit teaches,
-        # and weighted by the heaviest target each teaches over the heaviest target of all.
-        current = {r.unit_id: _int(r.current) for r in unit_rows}
-        seconds: dict[str, int] = defaultdict(int)
-        weights: dict[str, float] = defaultdict(float)
-        for r in skill_rows:
-            seconds[r.skill_id] += current.get(r.unit_id, 0)
-            weights[r.unit_id] = max(weights[r.unit_id], float(r.weight))
+        seconds = {r.skill_id: _int(r.current) for r in effort_rows if r.skill_id is not None}
+        totals = next((r for r in effort_rows if r.skill_id is None), None)
         heaviest = max((float(t.weight) for t in target_rows), default=1.0) or 1.0
 
         def effort(column: str) -> EffortAggregate:
-            spent = [(r.unit_id, _int(getattr(r, column))) for r in unit_rows]
-            weighted = sum(s * weights.get(unit, 0.0) for unit, s in spent)
-            return EffortAggregate(sum(s for _, s in spent), weighted / heaviest)
+            if totals is None:
+                return EffortAggregate(0, 0.0)
+            weighted = _float(getattr(totals, f"weighted_{column}")) / heaviest
+            return EffortAggregate(_int(getattr(totals, column)), weighted)
 
         skills = [
             SkillTargetAggregate(
