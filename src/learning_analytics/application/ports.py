@@ -547,8 +547,10 @@ class OrganizationAnalyticsRepository(Protocol):
     ) -> list[DepartmentAggregate]: ...
 
     async def culture_aggregates(
-        self, scope: OrganizationScope, *, weeks: int
-    ) -> list[CultureAggregate]: ...
+        self, scope: OrganizationScope, *, weeks: int, previous: TimeRange
+    ) -> tuple[list[CultureAggregate], list[CultureAggregate]]:
+        """Culture components per department of the window and of `previous`."""
+        ...
 
     async def last_sync_at(self) -> datetime | None:
         """When a sync last succeeded (the data's age), None when nothing was synced."""

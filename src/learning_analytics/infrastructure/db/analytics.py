@@ -194,16 +194,22 @@ def _on_course(query: Any, column: Any, course_id: str | None) -> Any:
     return query if course_id is None else query.where(column == course_id)
 
 
-def _weeks_with(day: Any, amount: Any, anchor: datetime, weeks: int) -> ColumnElement[int]:
-    """How many of the window's weeks 0..weeks-1 (counted from `anchor`'s local date) have a row
-    with `amount` > 0 on day number `day`: one aggregate per week, each a range test on the
-    day, so a learner's weeks are counted in the same single aggregation as the rest."""
-    first = day_number(anchor.date())
+def _weeks_with(day: Any, amount: Any, window: TimeRange, weeks: int) -> ColumnElement[int]:
+    """How many of the window's `weeks` weeks (7 local days counted back from its end; the
+    first one may be partial) have a row with `amount` > 0 on day number `day`: one aggregate
+    per week, each a range test on the day, so a learner's weeks are counted in the same single
+    aggregation as the rest."""
+    first, after = _day_numbers(window)
+    start = after - 7 * weeks
     per_week = [
         func.max(
             case(
                 (
-                    and_(day >= first + 7 * index, day < first + 7 * (index + 1), amount > 0),
+                    and_(
+                        day >= max(first, start + 7 * index),
+                        day < start + 7 * (index + 1),
+                        amount > 0,
+                    ),
                     1,
                 ),
                 else_=0,
@@ -215,6 +221,22 @@ def _weeks_with(day: Any, amount: Any, anchor: datetime, weeks: int) -> ColumnEl
     for term in per_week[1:]:
         total = total + term
     return total
+
+
+def _per_window(
+    day: Any, acts: Any, social: Any, seconds: Any, spans: dict[str, TimeRange], weeks: int
+) -> list[Any]:
+    """Per window key: weeks with activity, social acts and seconds, as labelled aggregates."""
+    columns: list[Any] = []
+    for key, window in spans.items():
+        first, after = _day_numbers(window)
+        inside = and_(day >= first, day < after)
+        columns += [
+            _weeks_with(day, acts, window, weeks).label(f"weeks_{key}"),
+            func.sum(case((inside, social), else_=0)).label(f"social_{key}"),
+            func.sum(case((inside, seconds), else_=0)).label(f"seconds_{key}"),
+        ]
+    return columns
 
 
 def _recent_in_rollup(scope: OrganizationScope, learners: Subquery) -> AnySelect:
@@ -1101,109 +1123,136 @@ class SqlAnalyticsRepository:
         return result
 
     async def culture_aggregates(
-        self, scope: OrganizationScope, *, weeks: int
-    ) -> list[CultureAggregate]:
+        self, scope: OrganizationScope, *, weeks: int, previous: TimeRange
+    ) -> tuple[list[CultureAggregate], list[CultureAggregate]]:
+        """The culture components of the window and of `previous` (the window before it), each
+        over `weeks` weeks counted back from its end, in one pass over both."""
         learners = _learners(scope)
         window = scope.window
-        anchor = window.end - timedelta(days=7 * weeks)
+        both = TimeRange(start=previous.start, end=window.end, as_of=window.as_of)
+        spans = {"cur": window, "prev": previous}
         half = (weeks + 1) // 2
         per_user = (
-            self._culture_from_rollup(scope, anchor, weeks)
+            self._culture_from_rollup(scope, spans, weeks)
             if _rolled_up(scope)
-            else self._culture_from_activity(scope, anchor, weeks)
+            else self._culture_from_activity(scope, both, spans, weeks)
         )
-        habits = (
-            select(
-                learners.c.department_id,
-                func.sum(case((per_user.c.weeks > 0, 1), else_=0)).label("active"),
-                func.sum(case((per_user.c.weeks >= half, 1), else_=0)).label("consistent"),
-                func.sum(case((per_user.c.social > 0, 1), else_=0)).label("collaborating"),
-                func.sum(per_user.c.seconds).label("seconds"),
-            )
-            .join(per_user, per_user.c.user_id == learners.c.user_id)
-            .group_by(learners.c.department_id)
-        )
+        habits = select(
+            learners.c.department_id,
+            *(
+                column
+                for key in spans
+                for column in (
+                    func.sum(case((per_user.c[f"weeks_{key}"] > 0, 1), else_=0)).label(
+                        f"active_{key}"
+                    ),
+                    func.sum(case((per_user.c[f"weeks_{key}"] >= half, 1), else_=0)).label(
+                        f"consistent_{key}"
+                    ),
+                    func.sum(case((per_user.c[f"social_{key}"] > 0, 1), else_=0)).label(
+                        f"collaborating_{key}"
+                    ),
+                    func.sum(per_user.c[f"seconds_{key}"]).label(f"seconds_{key}"),
+                )
+            ),
+        ).join(per_user, per_user.c.user_id == learners.c.user_id)
+        habits = habits.group_by(learners.c.department_id)
+        current = case((ATTEMPT.submitted_at >= window.start, 1), else_=0)
         ordered = _on_course(
             select(
                 ATTEMPT.user_id,
+                current.label("current"),
                 ATTEMPT.score_pct,
                 func.row_number()
-                .over(partition_by=ATTEMPT.user_id, order_by=(ATTEMPT.submitted_at, ATTEMPT.id))
+                .over(
+                    partition_by=(ATTEMPT.user_id, current),
+                    order_by=(ATTEMPT.submitted_at, ATTEMPT.id),
+                )
                 .label("first"),
                 func.row_number()
                 .over(
-                    partition_by=ATTEMPT.user_id,
+                    partition_by=(ATTEMPT.user_id, current),
                     order_by=(ATTEMPT.submitted_at.desc(), ATTEMPT.id.desc()),
                 )
                 .label("last"),
-            ).where(_within(ATTEMPT.submitted_at, window)),
+            ).where(_within(ATTEMPT.submitted_at, both)),
             ATTEMPT.course_id,
             scope.course_id,
         ).subquery("ordered")
         scores = (
             select(
                 ordered.c.user_id,
-                func.count().label("n"),
+                ordered.c.current,
                 func.max(case((ordered.c.first == 1, ordered.c.score_pct))).label("first_score"),
                 func.max(case((ordered.c.last == 1, ordered.c.score_pct))).label("last_score"),
             )
-            .group_by(ordered.c.user_id)
+            .group_by(ordered.c.user_id, ordered.c.current)
             .having(func.count() >= 2)
             .subquery("scores")
         )
         growth = (
             select(
                 learners.c.department_id,
+                scores.c.current,
                 func.count().label("measured"),
                 func.sum(case((scores.c.last_score > scores.c.first_score, 1), else_=0)).label(
                     "growing"
                 ),
             )
             .join(scores, scores.c.user_id == learners.c.user_id)
-            .group_by(learners.c.department_id)
+            .group_by(learners.c.department_id, scores.c.current)
         )
         habit_rows, growth_rows = await self._each(habits, growth)
         by_habit = {r.department_id: r for r in habit_rows}
-        by_growth = {r.department_id: r for r in growth_rows}
-        result: list[CultureAggregate] = []
-        for department_id in sorted(scope.departments):
-            habit = by_habit.get(department_id)
-            grow = by_growth.get(department_id)
-            result.append(
-                CultureAggregate(
-                    department_id=department_id,
-                    active_learners=_int(habit.active) if habit else 0,
-                    consistent_learners=_int(habit.consistent) if habit else 0,
-                    seconds=_int(habit.seconds) if habit else 0,
-                    collaborating_learners=_int(habit.collaborating) if habit else 0,
-                    growth_measured=_int(grow.measured) if grow else 0,
-                    growing_learners=_int(grow.growing) if grow else 0,
+        by_growth = {(r.department_id, int(r.current)): r for r in growth_rows}
+
+        def aggregates(key: str, flag: int) -> list[CultureAggregate]:
+            result: list[CultureAggregate] = []
+            for department_id in sorted(scope.departments):
+                habit = by_habit.get(department_id)
+                grow = by_growth.get((department_id, flag))
+                result.append(
+                    CultureAggregate(
+                        department_id=department_id,
+                        active_learners=_int(getattr(habit, f"active_{key}", 0)),
+                        consistent_learners=_int(getattr(habit, f"consistent_{key}", 0)),
+                        seconds=_int(getattr(habit, f"seconds_{key}", 0)),
+                        collaborating_learners=_int(getattr(habit, f"collaborating_{key}", 0)),
+                        growth_measured=_int(grow.measured) if grow else 0,
+                        growing_learners=_int(grow.growing) if grow else 0,
+                    )
                 )
-            )
-        return result
+            return result
+
+        return aggregates("cur", 1), aggregates("prev", 0)
 
     @staticmethod
-    def _culture_from_rollup(scope: OrganizationScope, anchor: datetime, weeks: int) -> Subquery:
-        """Per learner: weeks with learning activity (events, attempts, questions, practice),
-        social acts (questions, feedback, practice) and seconds of learning in the window."""
+    def _culture_from_rollup(
+        scope: OrganizationScope, spans: dict[str, TimeRange], weeks: int
+    ) -> Subquery:
+        """Per learner and window: weeks with learning activity (events, attempts, questions,
+        practice), social acts (questions, feedback, practice) and seconds of learning."""
         acts = DAYS.events + DAYS.attempts + DAYS.questions + DAYS.practice
+        social = DAYS.questions + DAYS.feedback + DAYS.practice
+        first = _day_numbers(spans["prev"])[0]
+        after = _day_numbers(spans["cur"])[1]
         return (
-            select(
-                DAYS.user_id,
-                _weeks_with(DAYS.day, acts, anchor, weeks).label("weeks"),
-                func.sum(DAYS.questions + DAYS.feedback + DAYS.practice).label("social"),
-                func.sum(DAYS.seconds).label("seconds"),
+            select(DAYS.user_id, *_per_window(DAYS.day, acts, social, DAYS.seconds, spans, weeks))
+            .where(
+                DAYS.organization_id == scope.organization_id,
+                DAYS.day >= first,
+                DAYS.day < after,
             )
-            .where(_rollup_window(scope))
             .group_by(DAYS.user_id)
             .subquery("per_user")
         )
 
     @staticmethod
-    def _culture_from_activity(scope: OrganizationScope, anchor: datetime, weeks: int) -> Subquery:
+    def _culture_from_activity(
+        scope: OrganizationScope, both: TimeRange, spans: dict[str, TimeRange], weeks: int
+    ) -> Subquery:
         """The same per-learner figures from the activity rows (practice has no course: with a
         course filter it counts neither as activity nor as social)."""
-        window = scope.window
         course = scope.course_id
         zero, one = literal(0), literal(1)
         parts: list[Any] = [
@@ -1214,13 +1263,13 @@ class SqlAnalyticsRepository:
                     one.label("act"),
                     zero.label("social"),
                     EVENT.seconds_spent.label("seconds"),
-                ).where(_within(EVENT.occurred_at, window)),
+                ).where(_within(EVENT.occurred_at, both)),
                 EVENT.course_id,
                 course,
             ),
             _on_course(
                 select(ATTEMPT.user_id, ATTEMPT.submitted_at, one, zero, zero).where(
-                    _within(ATTEMPT.submitted_at, window)
+                    _within(ATTEMPT.submitted_at, both)
                 ),
                 ATTEMPT.course_id,
                 course,
@@ -1232,13 +1281,13 @@ class SqlAnalyticsRepository:
                     one,
                     one,
                     zero,
-                ).where(_within(AssistantInteractionRow.asked_at, window)),
+                ).where(_within(AssistantInteractionRow.asked_at, both)),
                 AssistantInteractionRow.course_id,
                 course,
             ),
             _on_course(
                 select(FeedbackRow.user_id, FeedbackRow.submitted_at, zero, one, zero).where(
-                    _within(FeedbackRow.submitted_at, window)
+                    _within(FeedbackRow.submitted_at, both)
                 ),
                 FeedbackRow.course_id,
                 course,
@@ -1248,24 +1297,20 @@ class SqlAnalyticsRepository:
             parts.append(
                 select(
                     PracticeSessionRow.user_id, PracticeSessionRow.started_at, one, one, zero
-                ).where(_within(PracticeSessionRow.started_at, window))
+                ).where(_within(PracticeSessionRow.started_at, both))
             )
         acts = union_all(*parts).subquery("acts")
-        days = (
-            select(
-                acts.c.user_id,
-                _local_day(acts.c.at, window).label("day"),
-                acts.c.act,
-                acts.c.social,
-                acts.c.seconds,
-            )
+        days = select(
+            acts.c.user_id,
+            _local_day(acts.c.at, both).label("day"),
+            acts.c.act,
+            acts.c.social,
+            acts.c.seconds,
         ).subquery("days")
         return (
             select(
                 days.c.user_id,
-                _weeks_with(days.c.day, days.c.act, anchor, weeks).label("weeks"),
-                func.sum(days.c.social).label("social"),
-                func.sum(days.c.seconds).label("seconds"),
+                *_per_window(days.c.day, days.c.act, days.c.social, days.c.seconds, spans, weeks),
             )
             .group_by(days.c.user_id)
             .subquery("per_user")
