@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -314,8 +314,9 @@ class OrganizationAnalytics:
         context = await self._setup(organization_id, query)
         scope = context.scope
         weeks = weeks_of(context.window)
-        current, previous = await self._organizations.culture_aggregates(
-            scope, weeks=weeks, previous=previous_range(scope.window)
+        current, previous = await asyncio.gather(
+            self._organizations.culture_aggregates(scope, weeks=weeks),
+            self._organizations.culture_aggregates(_previous(scope), weeks=weeks),
         )
         days = (context.window.end - context.window.start).days + 1
         result = learning_culture(
@@ -327,3 +328,8 @@ class OrganizationAnalytics:
             k=self._k,
         )
         return await self._answer(organization_id, context, result)
+
+
+def _previous(scope: OrganizationScope) -> OrganizationScope:
+    """The same scope over the window of the same length just before."""
+    return replace(scope, window=previous_range(scope.window))

@@ -547,10 +547,8 @@ class OrganizationAnalyticsRepository(Protocol):
     ) -> list[DepartmentAggregate]: ...
 
     async def culture_aggregates(
-        self, scope: OrganizationScope, *, weeks: int, previous: TimeRange
-    ) -> tuple[list[CultureAggregate], list[CultureAggregate]]:
-        """Culture components per department of the window and of `previous`."""
-        ...
+        self, scope: OrganizationScope, *, weeks: int
+    ) -> list[CultureAggregate]: ...
 
     async def last_sync_at(self) -> datetime | None:
         """When a sync last succeeded (the data's age), None when nothing was synced."""

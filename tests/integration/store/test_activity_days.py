@@ -365,9 +365,7 @@ async def test_rollup_and_activity_rows_give_the_same_organisation_aggregates(
                     await repository.weekly_activity(scope, anchor=anchor),
                     key=lambda w: (w.department_id, w.week),
                 ),
-                await repository.culture_aggregates(
-                    scope, weeks=weeks, previous=previous_range(scope.window)
-                ),
+                await repository.culture_aggregates(scope, weeks=weeks),
                 await repository.department_aggregates(scope),
                 await repository.strategic_aggregates(scope, previous=previous_range(scope.window)),
             )

@@ -194,22 +194,16 @@ def _on_course(query: Any, column: Any, course_id: str | None) -> Any:
     return query if course_id is None else query.where(column == course_id)
 
 
-def _weeks_with(day: Any, amount: Any, window: TimeRange, weeks: int) -> ColumnElement[int]:
-    """How many of the window's `weeks` weeks (7 local days counted back from its end; the
-    first one may be partial) have a row with `amount` > 0 on day number `day`: one aggregate
-    per week, each a range test on the day, so a learner's weeks are counted in the same single
-    aggregation as the rest."""
-    first, after = _day_numbers(window)
-    start = after - 7 * weeks
+def _weeks_with(day: Any, amount: Any, anchor: datetime, weeks: int) -> ColumnElement[int]:
+    """How many of the window's weeks 0..weeks-1 (counted from `anchor`'s local date) have a row
+    with `amount` > 0 on day number `day`: one aggregate per week, each a range test on the
+    day, so a learner's weeks are counted in the same single aggregation as the rest."""
+    first = day_number(anchor.date())
     per_week = [
         func.max(
             case(
                 (
-                    and_(
-                        day >= max(first, start + 7 * index),
-                        day < start + 7 * (index + 1),
-                        amount > 0,
-                    ),
+                    and_(day >= first + 7 * index, day < first + 7 * (index + 1), amount > 0),
                     1,
                 ),
                 else_=0,
@@ -221,22 +215,6 @@ def _weeks_with(day: Any, amount: Any, window: TimeRange, weeks: int) -> ColumnE
     for term in per_week[1:]:
         total = total + term
     return total
-
-
-def _per_window(
-    day: Any, acts: Any, social: Any, seconds: Any, spans: dict[str, TimeRange], weeks: int
-) -> list[Any]:
-    """Per window key: weeks with activity, social acts and seconds, as labelled aggregates."""
-    columns: list[Any] = []
-    for key, window in spans.items():
-        first, after = _day_numbers(window)
-        inside = and_(day >= first, day < after)
-        columns += [
-            _weeks_with(day, acts, window, weeks).label(f"weeks_{key}"),
-            func.sum(case((inside, social), else_=0)).label(f"social_{key}"),
-            func.sum(case((inside, seconds), else_=0)).label(f"seconds_{key}"),
-        ]
-    return columns
 
 
 def _recent_in_rollup(scope: OrganizationScope, learners: Subquery) -> AnySelect:
@@ -1123,136 +1101,109 @@ class SqlAnalyticsRepository:
         return result
 
     async def culture_aggregates(
-        self, scope: OrganizationScope, *, weeks: int, previous: TimeRange
-    ) -> tuple[list[CultureAggregate], list[CultureAggregate]]:
-        """The culture components of the window and of `previous` (the window before it), each
-        over `weeks` weeks counted back from its end, in one pass over both."""
+        self, scope: OrganizationScope, *, weeks: int
+    ) -> list[CultureAggregate]:
         learners = _learners(scope)
         window = scope.window
-        both = TimeRange(start=previous.start, end=window.end, as_of=window.as_of)
-        spans = {"cur": window, "prev": previous}
+        anchor = window.end - timedelta(days=7 * weeks)
         half = (weeks + 1) // 2
         per_user = (
-            self._culture_from_rollup(scope, spans, weeks)
+            self._culture_from_rollup(scope, anchor, weeks)
             if _rolled_up(scope)
-            else self._culture_from_activity(scope, both, spans, weeks)
+            else self._culture_from_activity(scope, anchor, weeks)
         )
-        habits = select(
-            learners.c.department_id,
-            *(
-                column
-                for key in spans
-                for column in (
-                    func.sum(case((per_user.c[f"weeks_{key}"] > 0, 1), else_=0)).label(
-                        f"active_{key}"
-                    ),
-                    func.sum(case((per_user.c[f"weeks_{key}"] >= half, 1), else_=0)).label(
-                        f"consistent_{key}"
-                    ),
-                    func.sum(case((per_user.c[f"social_{key}"] > 0, 1), else_=0)).label(
-                        f"collaborating_{key}"
-                    ),
-                    func.sum(per_user.c[f"seconds_{key}"]).label(f"seconds_{key}"),
-                )
-            ),
-        ).join(per_user, per_user.c.user_id == learners.c.user_id)
-        habits = habits.group_by(learners.c.department_id)
-        current = case((ATTEMPT.submitted_at >= window.start, 1), else_=0)
+        habits = (
+            select(
+                learners.c.department_id,
+                func.sum(case((per_user.c.weeks > 0, 1), else_=0)).label("active"),
+                func.sum(case((per_user.c.weeks >= half, 1), else_=0)).label("consistent"),
+                func.sum(case((per_user.c.social > 0, 1), else_=0)).label("collaborating"),
+                func.sum(per_user.c.seconds).label("seconds"),
+            )
+            .join(per_user, per_user.c.user_id == learners.c.user_id)
+            .group_by(learners.c.department_id)
+        )
         ordered = _on_course(
             select(
                 ATTEMPT.user_id,
-                current.label("current"),
                 ATTEMPT.score_pct,
                 func.row_number()
-                .over(
-                    partition_by=(ATTEMPT.user_id, current),
-                    order_by=(ATTEMPT.submitted_at, ATTEMPT.id),
-                )
+                .over(partition_by=ATTEMPT.user_id, order_by=(ATTEMPT.submitted_at, ATTEMPT.id))
                 .label("first"),
                 func.row_number()
                 .over(
-                    partition_by=(ATTEMPT.user_id, current),
+                    partition_by=ATTEMPT.user_id,
                     order_by=(ATTEMPT.submitted_at.desc(), ATTEMPT.id.desc()),
                 )
                 .label("last"),
-            ).where(_within(ATTEMPT.submitted_at, both)),
+            ).where(_within(ATTEMPT.submitted_at, window)),
             ATTEMPT.course_id,
             scope.course_id,
         ).subquery("ordered")
         scores = (
             select(
                 ordered.c.user_id,
-                ordered.c.current,
+                func.count().label("n"),
                 func.max(case((ordered.c.first == 1, ordered.c.score_pct))).label("first_score"),
                 func.max(case((ordered.c.last == 1, ordered.c.score_pct))).label("last_score"),
             )
-            .group_by(ordered.c.user_id, ordered.c.current)
+            .group_by(ordered.c.user_id)
             .having(func.count() >= 2)
             .subquery("scores")
         )
         growth = (
             select(
                 learners.c.department_id,
-                scores.c.current,
                 func.count().label("measured"),
                 func.sum(case((scores.c.last_score > scores.c.first_score, 1), else_=0)).label(
                     "growing"
                 ),
             )
             .join(scores, scores.c.user_id == learners.c.user_id)
-            .group_by(learners.c.department_id, scores.c.current)
+            .group_by(learners.c.department_id)
         )
         habit_rows, growth_rows = await self._each(habits, growth)
         by_habit = {r.department_id: r for r in habit_rows}
-        by_growth = {(r.department_id, int(r.current)): r for r in growth_rows}
-
-        def aggregates(key: str, flag: int) -> list[CultureAggregate]:
-            result: list[CultureAggregate] = []
-            for department_id in sorted(scope.departments):
-                habit = by_habit.get(department_id)
-                grow = by_growth.get((department_id, flag))
-                result.append(
-                    CultureAggregate(
-                        department_id=department_id,
-                        active_learners=_int(getattr(habit, f"active_{key}", 0)),
-                        consistent_learners=_int(getattr(habit, f"consistent_{key}", 0)),
-                        seconds=_int(getattr(habit, f"seconds_{key}", 0)),
-                        collaborating_learners=_int(getattr(habit, f"collaborating_{key}", 0)),
-                        growth_measured=_int(grow.measured) if grow else 0,
-                        growing_learners=_int(grow.growing) if grow else 0,
-                    )
+        by_growth = {r.department_id: r for r in growth_rows}
+        result: list[CultureAggregate] = []
+        for department_id in sorted(scope.departments):
+            habit = by_habit.get(department_id)
+            grow = by_growth.get(department_id)
+            result.append(
+                CultureAggregate(
+                    department_id=department_id,
+                    active_learners=_int(habit.active) if habit else 0,
+                    consistent_learners=_int(habit.consistent) if habit else 0,
+                    seconds=_int(habit.seconds) if habit else 0,
+                    collaborating_learners=_int(habit.collaborating) if habit else 0,
+                    growth_measured=_int(grow.measured) if grow else 0,
+                    growing_learners=_int(grow.growing) if grow else 0,
                 )
-            return result
-
-        return aggregates("cur", 1), aggregates("prev", 0)
+            )
+        return result
 
     @staticmethod
-    def _culture_from_rollup(
-        scope: OrganizationScope, spans: dict[str, TimeRange], weeks: int
-    ) -> Subquery:
-        """Per learner and window: weeks with learning activity (events, attempts, questions,
-        practice), social acts (questions, feedback, practice) and seconds of learning."""
+    def _culture_from_rollup(scope: OrganizationScope, anchor: datetime, weeks: int) -> Subquery:
+        """Per learner: weeks with learning activity (events, attempts, questions, practice),
+        social acts (questions, feedback, practice) and seconds of learning in the window."""
         acts = DAYS.events + DAYS.attempts + DAYS.questions + DAYS.practice
-        social = DAYS.questions + DAYS.feedback + DAYS.practice
-        first = _day_numbers(spans["prev"])[0]
-        after = _day_numbers(spans["cur"])[1]
         return (
-            select(DAYS.user_id, *_per_window(DAYS.day, acts, social, DAYS.seconds, spans, weeks))
-            .where(
-                DAYS.organization_id == scope.organization_id,
-                DAYS.day >= first,
-                DAYS.day < after,
+            select(
+                DAYS.user_id,
+                _weeks_with(DAYS.day, acts, anchor, weeks).label("weeks"),
+                func.sum(DAYS.questions + DAYS.feedback + DAYS.practice).label("social"),
+                func.sum(DAYS.seconds).label("seconds"),
             )
+            .where(_rollup_window(scope))
             .group_by(DAYS.user_id)
             .subquery("per_user")
         )
 
     @staticmethod
-    def _culture_from_activity(
-        scope: OrganizationScope, both: TimeRange, spans: dict[str, TimeRange], weeks: int
-    ) -> Subquery:
+    def _culture_from_activity(scope: OrganizationScope, anchor: datetime, weeks: int) -> Subquery:
         """The same per-learner figures from the activity rows (practice has no course: with a
         course filter it counts neither as activity nor as social)."""
+        window = scope.window
         course = scope.course_id
         zero, one = literal(0), literal(1)
         parts: list[Any] = [
@@ -1263,13 +1214,13 @@ class SqlAnalyticsRepository:
                     one.label("act"),
                     zero.label("social"),
                     EVENT.seconds_spent.label("seconds"),
-                ).where(_within(EVENT.occurred_at, both)),
+                ).where(_within(EVENT.occurred_at, window)),
                 EVENT.course_id,
                 course,
             ),
             _on_course(
                 select(ATTEMPT.user_id, ATTEMPT.submitted_at, one, zero, zero).where(
-                    _within(ATTEMPT.submitted_at, both)
+                    _within(ATTEMPT.submitted_at, window)
                 ),
                 ATTEMPT.course_id,
                 course,
@@ -1281,13 +1232,13 @@ class SqlAnalyticsRepository:
                     one,
                     one,
                     zero,
-                ).where(_within(AssistantInteractionRow.asked_at, both)),
+                ).where(_within(AssistantInteractionRow.asked_at, window)),
                 AssistantInteractionRow.course_id,
                 course,
             ),
             _on_course(
                 select(FeedbackRow.user_id, FeedbackRow.submitted_at, zero, one, zero).where(
-                    _within(FeedbackRow.submitted_at, both)
+                    _within(FeedbackRow.submitted_at, window)
                 ),
                 FeedbackRow.course_id,
                 course,
@@ -1297,20 +1248,24 @@ class SqlAnalyticsRepository:
             parts.append(
                 select(
                     PracticeSessionRow.user_id, PracticeSessionRow.started_at, one, one, zero
-                ).where(_within(PracticeSessionRow.started_at, both))
+                ).where(_within(PracticeSessionRow.started_at, window))
             )
         acts = union_all(*parts).subquery("acts")
-        days = select(
-            acts.c.user_id,
-            _local_day(acts.c.at, both).label("day"),
-            acts.c.act,
-            acts.c.social,
-            acts.c.seconds,
+        days = (
+            select(
+                acts.c.user_id,
+                _local_day(acts.c.at, window).label("day"),
+                acts.c.act,
+                acts.c.social,
+                acts.c.seconds,
+            )
         ).subquery("days")
         return (
             select(
                 days.c.user_id,
-                *_per_window(days.c.day, days.c.act, days.c.social, days.c.seconds, spans, weeks),
+                _weeks_with(days.c.day, days.c.act, anchor, weeks).label("weeks"),
+                func.sum(days.c.social).label("social"),
+                func.sum(days.c.seconds).label("seconds"),
             )
             .group_by(days.c.user_id)
             .subquery("per_user")
