@@ -64,7 +64,12 @@ from learning_analytics.domain.metrics.trainer import (
 )
 from learning_analytics.domain.models import Role
 from learning_analytics.domain.timezones import day_number, local_day_number, offset_segments
-from learning_analytics.infrastructure.db.sqltime import Epoch, floor_div, local_day
+from learning_analytics.infrastructure.db.sqltime import (
+    DistinctSmallCount,
+    Epoch,
+    floor_div,
+    local_day,
+)
 from learning_analytics.infrastructure.db.tables import (
     ActivityDayRow,
     ActivityUnitDayRow,
@@ -194,27 +199,12 @@ def _on_course(query: Any, column: Any, course_id: str | None) -> Any:
     return query if course_id is None else query.where(column == course_id)
 
 
-def _weeks_with(day: Any, amount: Any, anchor: datetime, weeks: int) -> ColumnElement[int]:
-    """How many of the window's weeks 0..weeks-1 (counted from `anchor`'s local date) have a row
-    with `amount` > 0 on day number `day`: one aggregate per week, each a range test on the
-    day, so a learner's weeks are counted in the same single aggregation as the rest."""
-    first = day_number(anchor.date())
-    per_week = [
-        func.max(
-            case(
-                (
-                    and_(day >= first + 7 * index, day < first + 7 * (index + 1), amount > 0),
-                    1,
-                ),
-                else_=0,
-            )
-        )
-        for index in range(weeks)
-    ]
-    total: ColumnElement[int] = per_week[0]
-    for term in per_week[1:]:
-        total = total + term
-    return total
+def _weeks_with(day: Any, amount: Any, anchor: datetime) -> ColumnElement[int]:
+    """How many of the window's weeks 0..weeks-1 (counted from `anchor`'s local date; at most 53
+    for a 366-day window) have a row with `amount` > 0 on day number `day`: an aggregate, so a
+    learner's weeks are counted in the same single aggregation as the rest."""
+    week = case((amount > 0, _week(day, anchor)), else_=None)
+    return DistinctSmallCount(week)
 
 
 def _recent_in_rollup(scope: OrganizationScope, learners: Subquery) -> AnySelect:
@@ -1108,9 +1098,9 @@ class SqlAnalyticsRepository:
         anchor = window.end - timedelta(days=7 * weeks)
         half = (weeks + 1) // 2
         per_user = (
-            self._culture_from_rollup(scope, anchor, weeks)
+            self._culture_from_rollup(scope, anchor)
             if _rolled_up(scope)
-            else self._culture_from_activity(scope, anchor, weeks)
+            else self._culture_from_activity(scope, anchor)
         )
         habits = (
             select(
@@ -1123,19 +1113,20 @@ class SqlAnalyticsRepository:
             .join(per_user, per_user.c.user_id == learners.c.user_id)
             .group_by(learners.c.department_id)
         )
+
+        # One ordering per learner (one sort): the first and the last score of the window.
+        def in_order(value: Any) -> Any:
+            return value.over(
+                partition_by=ATTEMPT.user_id,
+                order_by=(ATTEMPT.submitted_at, ATTEMPT.id),
+                rows=(None, None),
+            )
+
         ordered = _on_course(
             select(
                 ATTEMPT.user_id,
-                ATTEMPT.score_pct,
-                func.row_number()
-                .over(partition_by=ATTEMPT.user_id, order_by=(ATTEMPT.submitted_at, ATTEMPT.id))
-                .label("first"),
-                func.row_number()
-                .over(
-                    partition_by=ATTEMPT.user_id,
-                    order_by=(ATTEMPT.submitted_at.desc(), ATTEMPT.id.desc()),
-                )
-                .label("last"),
+                in_order(func.first_value(ATTEMPT.score_pct)).label("first_score"),
+                in_order(func.last_value(ATTEMPT.score_pct)).label("last_score"),
             ).where(_within(ATTEMPT.submitted_at, window)),
             ATTEMPT.course_id,
             scope.course_id,
@@ -1143,9 +1134,8 @@ class SqlAnalyticsRepository:
         scores = (
             select(
                 ordered.c.user_id,
-                func.count().label("n"),
-                func.max(case((ordered.c.first == 1, ordered.c.score_pct))).label("first_score"),
-                func.max(case((ordered.c.last == 1, ordered.c.score_pct))).label("last_score"),
+                func.max(ordered.c.first_score).label("first_score"),
+                func.max(ordered.c.last_score).label("last_score"),
             )
             .group_by(ordered.c.user_id)
             .having(func.count() >= 2)
@@ -1183,14 +1173,14 @@ class SqlAnalyticsRepository:
         return result
 
     @staticmethod
-    def _culture_from_rollup(scope: OrganizationScope, anchor: datetime, weeks: int) -> Subquery:
+    def _culture_from_rollup(scope: OrganizationScope, anchor: datetime) -> Subquery:
         """Per learner: weeks with learning activity (events, attempts, questions, practice),
         social acts (questions, feedback, practice) and seconds of learning in the window."""
         acts = DAYS.events + DAYS.attempts + DAYS.questions + DAYS.practice
         return (
             select(
                 DAYS.user_id,
-                _weeks_with(DAYS.day, acts, anchor, weeks).label("weeks"),
+                _weeks_with(DAYS.day, acts, anchor).label("weeks"),
                 func.sum(DAYS.questions + DAYS.feedback + DAYS.practice).label("social"),
                 func.sum(DAYS.seconds).label("seconds"),
             )
@@ -1200,7 +1190,7 @@ class SqlAnalyticsRepository:
         )
 
     @staticmethod
-    def _culture_from_activity(scope: OrganizationScope, anchor: datetime, weeks: int) -> Subquery:
+    def _culture_from_activity(scope: OrganizationScope, anchor: datetime) -> Subquery:
         """The same per-learner figures from the activity rows (practice has no course: with a
         course filter it counts neither as activity nor as social)."""
         window = scope.window
@@ -1263,7 +1253,7 @@ class SqlAnalyticsRepository:
         return (
             select(
                 days.c.user_id,
-                _weeks_with(days.c.day, days.c.act, anchor, weeks).label("weeks"),
+                _weeks_with(days.c.day, days.c.act, anchor).label("weeks"),
                 func.sum(days.c.social).label("social"),
                 func.sum(days.c.seconds).label("seconds"),
             )

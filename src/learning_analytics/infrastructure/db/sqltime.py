@@ -77,3 +77,28 @@ def utc_offset(column: Any, segments: Sequence[OffsetSegment]) -> ColumnElement[
 def local_day(column: Any, segments: Sequence[OffsetSegment]) -> ColumnElement[int]:
     """The number of the local date of the instant in `column` (instants after 1970)."""
     return floor_div(Epoch(column) + utc_offset(column, segments), DAY_SECONDS)
+
+
+class DistinctSmallCount(FunctionElement[int]):
+    """An aggregate: how many distinct values in 0..62 the (integer or NULL) expression takes
+    over the group, NULL not counted. PostgreSQL ORs one bit per value and counts the bits (no
+    per-group sort, unlike COUNT(DISTINCT)); SQLite counts distinct values."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "distinct_small_count"
+
+
+@compiles(DistinctSmallCount, "sqlite")
+def _distinct_small_count_sqlite(
+    element: DistinctSmallCount, compiler: SQLCompiler, **kw: Any
+) -> str:
+    return f"count(DISTINCT {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(DistinctSmallCount, "postgresql")
+def _distinct_small_count_postgresql(
+    element: DistinctSmallCount, compiler: SQLCompiler, **kw: Any
+) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"coalesce(bit_count(bit_or(CAST(1 AS BIGINT) << ({value}))::bit(64)), 0)"
