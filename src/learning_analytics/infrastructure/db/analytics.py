@@ -229,47 +229,36 @@ def _recent_in_rollup(scope: OrganizationScope, learners: Subquery) -> AnySelect
     )
 
 
-def _unit_seconds(scope: OrganizationScope, learners: Subquery, previous: TimeRange) -> AnySelect:
-    """Learning seconds per unit ("" or NULL: on no unit) of the scope's learners in its window
-    (`current`) and in `previous` (the window just before it), in one pass: from the per-unit
-    day rollup when it answers for the scope, else from the learning events."""
-    unit: Any
-    spent: Any
+def _unit_seconds(scope: OrganizationScope, learners: Subquery, window: TimeRange) -> AnySelect:
+    """Learning seconds per unit ("" or NULL: on no unit) of the scope's learners in `window`:
+    from the per-unit day rollup when it answers for the scope, else from the learning events."""
     if _rolled_up(scope):
-        first, after = _day_numbers(previous)[0], _day_numbers(scope.window)[1]
-        boundary = _day_numbers(scope.window)[0]
-        unit, spent, recent = UNIT_DAYS.unit_id, UNIT_DAYS.seconds, UNIT_DAYS.day >= boundary
-        rows = (
-            select()
-            .select_from(UNIT_DAYS)
+        first, after = _day_numbers(window)
+        return (
+            select(UNIT_DAYS.unit_id, func.sum(UNIT_DAYS.seconds).label("seconds"))
             .join(learners, learners.c.user_id == UNIT_DAYS.user_id)
             .where(
                 UNIT_DAYS.organization_id == scope.organization_id,
                 UNIT_DAYS.day >= first,
                 UNIT_DAYS.day < after,
             )
+            .group_by(UNIT_DAYS.unit_id)
         )
-    else:
-        unit, spent = EVENT.unit_id, EVENT.seconds_spent
-        recent = EVENT.occurred_at >= scope.window.start
-        rows = _events(
-            scope,
-            learners,
-            TimeRange(start=previous.start, end=scope.window.end, as_of=scope.window.as_of),
-        )
-    return rows.add_columns(
-        unit.label("unit_id"),
-        func.sum(case((recent, spent), else_=0)).label("current"),
-        func.sum(case((recent, 0), else_=spent)).label("previous"),
-    ).group_by(unit)
+    return (
+        _events(scope, learners, window)
+        .add_columns(EVENT.unit_id, func.sum(EVENT.seconds_spent).label("seconds"))
+        .group_by(EVENT.unit_id)
+    )
 
 
-def _effort(scope: OrganizationScope, learners: Subquery, previous: TimeRange) -> Any:
-    """Learning seconds of the window (`current`) and of `previous`: one row with skill_id NULL
-    for all of it, plain and weighted (each unit by the heaviest strategic target it teaches),
-    then one row per strategic skill with the seconds on the units teaching it. The per-unit
-    sums are computed once (a CTE) and then joined to the small unit-skill tables."""
-    per_unit = _unit_seconds(scope, learners, previous).cte("per_unit")
+def _effort(
+    scope: OrganizationScope, learners: Subquery, window: TimeRange, *, per_skill: bool
+) -> Any:
+    """Learning seconds of `window`: one row with skill_id NULL for all of it, plain and
+    weighted (each unit by the heaviest strategic target it teaches), then, with `per_skill`,
+    one row per strategic skill with the seconds on the units teaching it. The per-unit sums
+    are computed once (a CTE) and then joined to the small unit-skill tables."""
+    per_unit = _unit_seconds(scope, learners, window).cte("per_unit")
     target = StrategicSkillTargetRow
     taught = and_(
         target.skill_id == CourseUnitSkillRow.skill_id,
@@ -284,25 +273,19 @@ def _effort(scope: OrganizationScope, learners: Subquery, previous: TimeRange) -
     weight = func.coalesce(unit_weight.c.w, 0.0)
     totals = select(
         literal(None, String()).label("skill_id"),
-        func.sum(per_unit.c.current).label("current"),
-        func.sum(per_unit.c.previous).label("previous"),
-        func.sum(per_unit.c.current * weight).label("weighted_current"),
-        func.sum(per_unit.c.previous * weight).label("weighted_previous"),
+        func.sum(per_unit.c.seconds).label("seconds"),
+        func.sum(per_unit.c.seconds * weight).label("weighted"),
     ).outerjoin(unit_weight, unit_weight.c.unit_id == per_unit.c.unit_id)
-    per_skill = (
-        select(
-            target.skill_id,
-            func.sum(per_unit.c.current),
-            literal(0),
-            literal(0.0),
-            literal(0.0),
-        )
+    if not per_skill:
+        return totals
+    skills = (
+        select(target.skill_id, func.sum(per_unit.c.seconds), literal(0.0))
         .select_from(per_unit)
         .join(CourseUnitSkillRow, CourseUnitSkillRow.unit_id == per_unit.c.unit_id)
         .join(target, taught)
         .group_by(target.skill_id)
     )
-    return union_all(totals, per_skill)
+    return union_all(totals, skills)
 
 
 def _completed_unit() -> ColumnElement[int]:
@@ -920,20 +903,22 @@ class SqlAnalyticsRepository:
             .group_by(target.skill_id)
         )
         targets = select(target).where(target.organization_id == scope.organization_id)
-        target_result, profile_rows, effort_rows = await self._each(
-            targets, profiles, _effort(scope, learners, previous)
+        target_result, profile_rows, current_rows, previous_rows = await self._each(
+            targets,
+            profiles,
+            _effort(scope, learners, scope.window, per_skill=True),
+            _effort(scope, learners, previous, per_skill=False),
         )
         target_rows = [row[0] for row in target_result]
         by_skill = {r.skill_id: r for r in profile_rows}
-        seconds = {r.skill_id: _int(r.current) for r in effort_rows if r.skill_id is not None}
-        totals = next((r for r in effort_rows if r.skill_id is None), None)
+        seconds = {r.skill_id: _int(r.seconds) for r in current_rows if r.skill_id is not None}
         heaviest = max((float(t.weight) for t in target_rows), default=1.0) or 1.0
 
-        def effort(column: str) -> EffortAggregate:
+        def effort(rows: Sequence[Any]) -> EffortAggregate:
+            totals = next((r for r in rows if r.skill_id is None), None)
             if totals is None:
                 return EffortAggregate(0, 0.0)
-            weighted = _float(getattr(totals, f"weighted_{column}")) / heaviest
-            return EffortAggregate(_int(getattr(totals, column)), weighted)
+            return EffortAggregate(_int(totals.seconds), _float(totals.weighted) / heaviest)
 
         skills = [
             SkillTargetAggregate(
@@ -948,7 +933,7 @@ class SqlAnalyticsRepository:
             for row in sorted(target_rows, key=lambda t: t.skill_id)
             for found in [by_skill.get(row.skill_id)]
         ]
-        return skills, effort("current"), effort("previous")
+        return skills, effort(current_rows), effort(previous_rows)
 
     async def department_aggregates(self, scope: OrganizationScope) -> list[DepartmentAggregate]:
         learners = _learners(scope)
