@@ -16,9 +16,10 @@ How it stays equal to the activity tables (a test compares them on both database
   timezone) is recomputed entirely; `rebuild` recomputes everyone (after a bulk load that
   bypassed the writer).
 
-On PostgreSQL the recomputation holds a transaction-scoped advisory lock, so two concurrent
-writers cannot sum each other's uncommitted rows away: the second one waits, then reads the first
-one's committed rows (READ COMMITTED). SQLite has one writer at a time anyway.
+On PostgreSQL the recomputation holds transaction-scoped advisory locks on the learners it
+recomputes, so two concurrent writers about the same learner cannot sum each other's uncommitted
+rows away: the second one waits, then reads the first one's committed rows (READ COMMITTED).
+SQLite has one writer at a time anyway.
 
 The work is synchronous Core on a `Connection`: the async writer runs it through `run_sync`, and
 migration 0006 backfills the table with the same code.
@@ -26,6 +27,7 @@ migration 0006 backfills the table with the same code.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,9 +36,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
     Connection,
+    String,
     Table,
     and_,
+    any_,
+    bindparam,
     case,
     delete,
     func,
@@ -71,7 +78,7 @@ from learning_analytics.infrastructure.db.tables import (
 
 USERS_PER_STATEMENT = 500
 IDS_PER_STATEMENT = 5_000
-LOCK_KEY = 4_815_162_342  # pg_advisory_xact_lock key of the rollup's maintenance
+LOCK_NAMESPACE = 481_516  # first key of the rollup's per-learner pg_advisory_xact_lock
 MARGIN = timedelta(days=2)  # more than any UTC offset, around a span of local days
 ROLLUP: Table = ActivityDayRow.__table__  # type: ignore[assignment]
 UNIT_ROLLUP: Table = ActivityUnitDayRow.__table__  # type: ignore[assignment]
@@ -126,6 +133,17 @@ SOURCE_OF = {source.table: source for source in SOURCES}
 Touch = tuple[str, datetime]  # (learner, instant) of a written or replaced activity row
 
 
+def _among(column: Any, values: Sequence[str], connection: Connection) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL as `= ANY(array)`, one parameter, so the statement's
+    text (and the server's prepared plan) does not change with the number of values."""
+    if connection.dialect.name == "postgresql":
+        condition: ColumnElement[bool] = column == any_(
+            bindparam(None, list(values), type_=ARRAY(String()))
+        )
+        return condition
+    return column.in_(values)  # type: ignore[no-any-return]
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -137,7 +155,9 @@ def stored_touches(connection: Connection, model: Any, ids: Iterable[str]) -> li
     wanted = sorted(set(ids))
     found: list[Touch] = []
     for chunk in _chunks(wanted, IDS_PER_STATEMENT):
-        rows = connection.execute(select(source.user, source.at).where(source.id.in_(chunk)))
+        rows = connection.execute(
+            select(source.user, source.at).where(_among(source.id, chunk, connection))
+        )
         found.extend((str(user), at) for user, at in rows)
     return found
 
@@ -162,7 +182,7 @@ def homes_of(connection: Connection, user_ids: Sequence[str]) -> dict[str, Home]
         query = (
             select(UserRow.id, UserRow.organization_id, OrganizationRow.timezone)
             .outerjoin(OrganizationRow, OrganizationRow.id == UserRow.organization_id)
-            .where(UserRow.id.in_(chunk))
+            .where(_among(UserRow.id, chunk, connection))
         )
         for user_id, organization_id, name in connection.execute(query):
             homes[user_id] = Home(organization_id or "", zone_named(name))
@@ -176,9 +196,28 @@ def _by_home(homes: dict[str, Home]) -> dict[tuple[str, str], list[str]]:
     return groups
 
 
-def _lock(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+def _lock_key(user_id: str) -> int:
+    """A stable signed 32-bit key per learner (a collision only serialises two learners)."""
+    digest = hashlib.blake2b(user_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock(connection: Connection, user_ids: Iterable[str]) -> None:
+    """Hold, until the transaction ends, one advisory lock per learner, taken in key order so
+    that writers locking overlapping learners cannot deadlock; writers about other learners
+    (other sources of the same sync round, say) go on side by side."""
+    if connection.dialect.name != "postgresql":
+        return
+    keys = sorted({_lock_key(user_id) for user_id in user_ids})
+    for chunk in _chunks(keys, IDS_PER_STATEMENT):
+        # Volatile functions in the select list run after the ORDER BY: in key order.
+        connection.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(:namespace, key) "
+                "FROM unnest(CAST(:keys AS integer[])) WITH ORDINALITY AS k(key, n) ORDER BY n"
+            ),
+            {"namespace": LOCK_NAMESPACE, "keys": list(chunk)},
+        )
 
 
 def _day_start(day: int) -> datetime:
@@ -187,7 +226,7 @@ def _day_start(day: int) -> datetime:
 
 def _part(
     source: Source,
-    users: Sequence[str],
+    among: ColumnElement[bool],
     day: Any,
     lo: datetime,
     hi: datetime,
@@ -222,7 +261,7 @@ def _part(
             day.label("day"),
             *(value.label(key) for key, value in columns.items()),
         )
-        .where(source.user.in_(users), source.at >= lo, source.at < hi, day >= first, day <= last)
+        .where(among, source.at >= lo, source.at < hi, day >= first, day <= last)
         .group_by(source.user, day)
     )
 
@@ -237,7 +276,15 @@ def recompute(
     lo, hi = _day_start(first) - MARGIN, _day_start(last + 1) + MARGIN
     segments = offset_segments(home.zone, lo, hi)
     parts = [
-        _part(source, users, local_day(source.at, segments), lo, hi, first, last)
+        _part(
+            source,
+            _among(source.user, users, connection),
+            local_day(source.at, segments),
+            lo,
+            hi,
+            first,
+            last,
+        )
         for source in SOURCES
     ]
     acts = union_all(*parts).subquery("acts")
@@ -252,7 +299,9 @@ def recompute(
     for table in (ROLLUP, UNIT_ROLLUP):
         connection.execute(
             delete(table).where(
-                table.c.user_id.in_(users), table.c.day >= first, table.c.day <= last
+                _among(table.c.user_id, users, connection),
+                table.c.day >= first,
+                table.c.day <= last,
             )
         )
     names = ["user_id", "day", "organization_id", *COUNTS, "first_event_at", "last_event_at"]
@@ -268,7 +317,7 @@ def recompute(
             func.sum(LearningEventRow.seconds_spent),
         )
         .where(
-            EVENTS.user.in_(users),
+            _among(EVENTS.user, users, connection),
             EVENTS.at >= lo,
             EVENTS.at < hi,
             LearningEventRow.seconds_spent > 0,
@@ -291,7 +340,7 @@ def refresh(connection: Connection, touches: Iterable[Touch]) -> None:
         by_user[user_id].append(at)
     if not by_user:
         return
-    _lock(connection)
+    _lock(connection, by_user)
     homes = homes_of(connection, sorted(by_user))
     for members in _by_home(homes).values():
         home = homes[members[0]]
@@ -303,7 +352,9 @@ def refresh(connection: Connection, touches: Iterable[Touch]) -> None:
 def _history_span(connection: Connection, users: Sequence[str]) -> tuple[datetime, datetime] | None:
     bounds = union_all(
         *(
-            select(func.min(s.at).label("lo"), func.max(s.at).label("hi")).where(s.user.in_(users))
+            select(func.min(s.at).label("lo"), func.max(s.at).label("hi")).where(
+                _among(s.user, users, connection)
+            )
             for s in SOURCES
         )
     ).subquery("bounds")
@@ -324,13 +375,13 @@ def recompute_users(connection: Connection, user_ids: Sequence[str]) -> None:
     """Recompute every day of these learners (their zone changed, or a rebuild)."""
     if not user_ids:
         return
-    _lock(connection)
+    _lock(connection, user_ids)
     homes = homes_of(connection, user_ids)
     for members in _by_home(homes).values():
         home = homes[members[0]]
         for chunk in _chunks(members, USERS_PER_STATEMENT):
             for table in (ROLLUP, UNIT_ROLLUP):
-                connection.execute(delete(table).where(table.c.user_id.in_(chunk)))
+                connection.execute(delete(table).where(_among(table.c.user_id, chunk, connection)))
             span = _history_span(connection, chunk)
             if span is not None:
                 first, last = (local_day_number(at, home.zone) for at in span)
