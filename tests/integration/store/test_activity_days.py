@@ -10,7 +10,7 @@ activity rows, over a window that crosses the end of summer time.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from learning_analytics.application.org_analytics import previous_range, time_range, weeks_of
@@ -35,6 +35,7 @@ from learning_analytics.domain.records import (
     LearningEvent,
     Organization,
     PracticeSession,
+    SkillProfile,
     StrategicSkillTarget,
     Team,
     User,
@@ -46,7 +47,9 @@ from learning_analytics.infrastructure.db.repositories import SqlRecordWriter
 from learning_analytics.infrastructure.db.tables import (
     ActivityDayRow,
     ActivityUnitDayRow,
+    SkillGapSummaryRow,
 )
+from tests.conftest import Database
 
 pytestmark = pytest.mark.anyio
 
@@ -421,3 +424,59 @@ async def test_departments_come_from_the_learner_else_their_team_else_unassigned
             a.department_id: a.active_learners for a in await repository.window_activity(scope)
         }
         assert found == {"d-2": 1, UNASSIGNED: 1}, rolled_up
+
+
+async def test_skill_gap_summaries_follow_the_profiles(
+    writer: SqlRecordWriter, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    await writer.upsert_skill_profiles(
+        [
+            SkillProfile("g-1", "python", 1, when, 4),  # gap 3
+            SkillProfile("g-1", "sql", 4, when, 3),  # above target: 0
+            SkillProfile("g-1", "css", 2, when),  # no target: not counted
+            SkillProfile("g-2", "python", 0, when, 2),
+        ],
+        **STAMP,
+    )
+    await writer.upsert_skill_profiles([SkillProfile("g-2", "python", 2, when, 2)], **STAMP)
+
+    async def summaries() -> dict[str, tuple[int, int]]:
+        async with session_factory() as session:
+            rows = (await session.execute(select(SkillGapSummaryRow))).scalars().all()
+        return {r.user_id: (r.gap_sum, r.profiles) for r in rows}
+
+    assert await summaries() == {"g-1": (3, 2), "g-2": (0, 1)}
+    async with session_factory.begin() as session:
+        await session.execute(delete(SkillGapSummaryRow))
+    await activity_days.rebuild(session_factory)
+    assert await summaries() == {"g-1": (3, 2), "g-2": (0, 1)}
+
+
+async def test_a_recomputation_of_thousands_of_learners_takes_one_lock(
+    writer: SqlRecordWriter,
+    session_factory: async_sessionmaker[AsyncSession],
+    database: Database,
+) -> None:
+    """Past LOCKS_PER_TRANSACTION learners one exclusive "everyone" lock replaces the
+    per-learner ones (a migration or rebuild must not fill PostgreSQL's lock table); a small
+    write holds the shared one plus a lock per learner."""
+    world = World(seed=12)
+    await _write_all(writer, world)
+    many = [*LEARNERS, *(f"nobody-{n}" for n in range(2 * activity_days.LOCKS_PER_TRANSACTION))]
+    locks = text(
+        "SELECT objid = 0 AS everyone, mode FROM pg_locks"
+        " WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    )
+    for users, expected in (
+        (many, {(True, "ExclusiveLock"): 1}),
+        (LEARNERS, {(True, "ShareLock"): 1, (False, "ExclusiveLock"): len(LEARNERS)}),
+    ):
+        async with session_factory.begin() as session:
+            await session.run_sync(
+                lambda s, chosen=users: activity_days.recompute_users(s.connection(), chosen)
+            )
+            if database.kind == "postgres":
+                held = Counter(tuple(row) for row in (await session.execute(locks)).all())
+                assert dict(held) == expected
+    await _assert_world(session_factory, world)

@@ -1,5 +1,6 @@
 """The per-learner, per-local-day activity rollups (`activity_days`, and `activity_unit_days`
-for learning seconds per unit), kept exact by the writer.
+for learning seconds per unit), kept exact by the writer; and the per-learner skill-gap
+summaries (`skill_gap_summaries`), kept with the skill profiles.
 
 Organisation figures over 30 000 learners read a window of days from this table instead of
 hundreds of thousands of activity rows (bench/README.md, issue 5). A row sums one learner's
@@ -73,12 +74,16 @@ from learning_analytics.infrastructure.db.tables import (
     LearningEventRow,
     OrganizationRow,
     PracticeSessionRow,
+    SkillGapSummaryRow,
+    SkillProfileRow,
     UserRow,
 )
 
 USERS_PER_STATEMENT = 500
 IDS_PER_STATEMENT = 5_000
-LOCK_NAMESPACE = 481_516  # first key of the rollup's per-learner pg_advisory_xact_lock
+LOCK_NAMESPACE = 481_516  # pg_advisory_xact_lock(namespace, 0): the rollups' "everyone" lock
+PER_LEARNER_NAMESPACE = 481_517  # pg_advisory_xact_lock(namespace, learner key)
+LOCKS_PER_TRANSACTION = 1_000
 MARGIN = timedelta(days=2)  # more than any UTC offset, around a span of local days
 ROLLUP: Table = ActivityDayRow.__table__  # type: ignore[assignment]
 UNIT_ROLLUP: Table = ActivityUnitDayRow.__table__  # type: ignore[assignment]
@@ -203,21 +208,31 @@ def _lock_key(user_id: str) -> int:
 
 
 def _lock(connection: Connection, user_ids: Iterable[str]) -> None:
-    """Hold, until the transaction ends, one advisory lock per learner, taken in key order so
-    that writers locking overlapping learners cannot deadlock; writers about other learners
-    (other sources of the same sync round, say) go on side by side."""
+    """Hold, until the transaction ends, the rollups' locks for these learners: the shared
+    "everyone" lock and one exclusive lock per learner, taken in key order so that writers
+    locking overlapping learners cannot deadlock; writers about other learners (other sources
+    of the same sync round, say) go on side by side. Past `LOCKS_PER_TRANSACTION` learners (a
+    rebuild, a migration) the "everyone" lock is taken exclusively instead, so the server's
+    lock table is not filled with one entry per learner."""
     if connection.dialect.name != "postgresql":
         return
     keys = sorted({_lock_key(user_id) for user_id in user_ids})
-    for chunk in _chunks(keys, IDS_PER_STATEMENT):
-        # Volatile functions in the select list run after the ORDER BY: in key order.
+    if len(keys) > LOCKS_PER_TRANSACTION:
         connection.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(:namespace, key) "
-                "FROM unnest(CAST(:keys AS integer[])) WITH ORDINALITY AS k(key, n) ORDER BY n"
-            ),
-            {"namespace": LOCK_NAMESPACE, "keys": list(chunk)},
+            text("SELECT pg_advisory_xact_lock(:namespace, 0)"), {"namespace": LOCK_NAMESPACE}
         )
+        return
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock_shared(:namespace, 0)"), {"namespace": LOCK_NAMESPACE}
+    )
+    # Volatile functions in the select list run after the ORDER BY: in key order.
+    connection.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:namespace, key) "
+            "FROM unnest(CAST(:keys AS integer[])) WITH ORDINALITY AS k(key, n) ORDER BY n"
+        ),
+        {"namespace": PER_LEARNER_NAMESPACE, "keys": keys},
+    )
 
 
 def _day_start(day: int) -> datetime:
@@ -430,6 +445,7 @@ async def rebuild(sessions: async_sessionmaker[AsyncSession], *, batch: int = 2_
     bypassed the writer). Returns the number of learners recomputed."""
     async with sessions() as session:
         users = await session.run_sync(lambda s: active_learners(s.connection()))
+        profiled = await session.run_sync(lambda s: skill_profile_learners(s.connection()))
     for chunk in _chunks(users, batch):
 
         def work(session: Session, members: Sequence[str] = chunk) -> None:
@@ -437,4 +453,47 @@ async def rebuild(sessions: async_sessionmaker[AsyncSession], *, batch: int = 2_
 
         async with sessions.begin() as session:
             await session.run_sync(work)
+    for chunk in _chunks(profiled, batch):
+
+        def gaps(session: Session, members: Sequence[str] = chunk) -> None:
+            refresh_skill_gaps(session.connection(), members)
+
+        async with sessions.begin() as session:
+            await session.run_sync(gaps)
     return len(users)
+
+
+GAPS: Table = SkillGapSummaryRow.__table__  # type: ignore[assignment]
+
+
+def refresh_skill_gaps(connection: Connection, user_ids: Sequence[str]) -> None:
+    """Make these learners' skill-gap summaries the sums of their stored skill profiles (under
+    the same per-learner locks as the day rollups)."""
+    users = sorted(set(user_ids))
+    if not users:
+        return
+    _lock(connection, users)
+    profile = SkillProfileRow
+    gap = case(
+        (
+            profile.target_level > profile.current_level,
+            profile.target_level - profile.current_level,
+        ),
+        else_=0,
+    )
+    for chunk in _chunks(users, USERS_PER_STATEMENT):
+        connection.execute(delete(GAPS).where(_among(GAPS.c.user_id, chunk, connection)))
+        summed = (
+            select(profile.user_id, func.sum(gap), func.count())
+            .where(_among(profile.user_id, chunk, connection), profile.target_level.is_not(None))
+            .group_by(profile.user_id)
+        )
+        connection.execute(insert(GAPS).from_select(["user_id", "gap_sum", "profiles"], summed))
+
+
+def skill_profile_learners(connection: Connection) -> list[str]:
+    """Every learner with a stored skill profile or summary (for a rebuild)."""
+    ids = union_all(
+        select(SkillProfileRow.user_id).distinct(), select(GAPS.c.user_id).distinct()
+    ).subquery("ids")
+    return sorted(connection.execute(select(ids.c.user_id).distinct()).scalars())

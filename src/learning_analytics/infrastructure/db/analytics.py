@@ -84,6 +84,7 @@ from learning_analytics.infrastructure.db.tables import (
     LearningEventRow,
     OrganizationRow,
     PracticeSessionRow,
+    SkillGapSummaryRow,
     SkillProfileRow,
     StrategicSkillTargetRow,
     SyncStateRow,
@@ -996,30 +997,19 @@ class SqlAnalyticsRepository:
                 .join(learners, learners.c.user_id == scored.c.user_id)
                 .group_by(learners.c.department_id)
             )
-        p = SkillProfileRow
-        profiled = (
+        # Per-learner gap summaries kept with the profiles (one row per learner, not per skill).
+        g = SkillGapSummaryRow
+        gaps = (
             select(
                 learners.c.department_id,
-                p.user_id,
-                func.sum(
-                    case(
-                        (p.target_level > p.current_level, p.target_level - p.current_level),
-                        else_=0,
-                    )
-                ).label("gap_sum"),
-                func.count().label("profiles"),
+                func.sum(g.gap_sum).label("gap_sum"),
+                func.sum(g.profiles).label("profiles"),
+                func.count().label("learners"),
             )
-            .join(learners, learners.c.user_id == p.user_id)
-            .where(p.target_level.is_not(None))
-            .group_by(learners.c.department_id, p.user_id)
-            .subquery("profiled")
+            .join(learners, learners.c.user_id == g.user_id)
+            .where(g.profiles > 0)
+            .group_by(learners.c.department_id)
         )
-        gaps = select(
-            profiled.c.department_id,
-            func.sum(profiled.c.gap_sum).label("gap_sum"),
-            func.sum(profiled.c.profiles).label("profiles"),
-            func.count().label("learners"),
-        ).group_by(profiled.c.department_id)
         # Correlated EXISTS / NOT EXISTS: semi- and anti-joins (a NOT IN over a large subquery
         # is evaluated row by row on PostgreSQL).
         open_enrollment = select(e.user_id).where(

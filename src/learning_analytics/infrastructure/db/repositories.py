@@ -516,7 +516,14 @@ class SqlRecordWriter:
     async def upsert_skill_profiles(
         self, records: Sequence[SkillProfile], *, source: str, ingested_at: datetime
     ) -> int:
-        return await self._write(SkillProfileRow, records, source=source, ingested_at=ingested_at)
+        rows = [_row(record, source=source, ingested_at=ingested_at) for record in records]
+        users = sorted({record.user_id for record in records})
+        async with self._sessions.begin() as session:
+            written = await _upsert(session, _table(SkillProfileRow), rows)
+            await session.run_sync(
+                lambda s: activity_days.refresh_skill_gaps(s.connection(), users)
+            )
+        return written
 
     async def upsert_strategic_skill_targets(
         self, records: Sequence[StrategicSkillTarget], *, source: str, ingested_at: datetime

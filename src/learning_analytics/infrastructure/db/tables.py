@@ -399,6 +399,18 @@ class SkillProfileRow(Ingested, Base):
     updated_at: Mapped[datetime]
 
 
+class SkillGapSummaryRow(Base):
+    """Per learner: the sum over their skill profiles with a target of max(target - current, 0)
+    and how many such profiles (kept by the record writer with the profiles; read by department
+    analytics instead of every profile row)."""
+
+    __tablename__ = "skill_gap_summaries"
+
+    user_id: Mapped[str] = mapped_column(primary_key=True)
+    gap_sum: Mapped[int]
+    profiles: Mapped[int]
+
+
 class StrategicSkillTargetRow(Ingested, Base):
     __tablename__ = "strategic_skill_targets"
 
