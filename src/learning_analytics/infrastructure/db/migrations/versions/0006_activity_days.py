@@ -2,9 +2,10 @@
 the activity tables already stored (the record writer keeps it up to date from then on; see
 `infrastructure/db/activity_days.py`).
 
-The table is written out, as in the earlier revisions; the backfill runs the writer's own
+The tables are written out, as in the earlier revisions; the backfill runs the writer's own
 recomputation (`activity_days.recompute_users`), so that the migrated rows are exactly what the
-writer would have kept.
+writer would have kept. A later change to the rollups' columns must therefore move this backfill
+into its own revision (or rebuild there), since this one creates only the columns above.
 
 Revision ID: 0006
 Revises: 0005
