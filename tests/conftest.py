@@ -1,7 +1,7 @@
-"""Shared fixtures: which real services this run has.
+"""Shared fixtures: the real services every run uses.
 
-`DATABASE_URL` (PostgreSQL) and `REDIS_URL` name the real servers; `.ci/run` sets both and
-`REQUIRE_SERVICES=1`, so in CI a missing server fails the run instead of skipping its suite.
+`DATABASE_URL` (PostgreSQL) and `REDIS_URL` name the real servers, by default the machine's own
+at 127.0.0.1; a suite that needs one fails when it does not answer, it is never skipped.
 """
 
 from __future__ import annotations
@@ -28,18 +28,19 @@ from learning_analytics.infrastructure.db.engine import create_engine, create_se
 from learning_analytics.infrastructure.db.migrate import upgrade
 from tests.servers import free_port
 
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+# The machine's own servers (SPEC; `.ci/run` starts them when they are not answering): every
+# run exercises PostgreSQL and Redis, none skips them.
+DEFAULT_SERVICES = {
+    "DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
 
 
-def _service_or_skip(variable: str, prefix: tuple[str, ...]) -> str:
-    value = os.environ.get(variable, "")
-    if value.startswith(prefix):
-        return value
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{variable} must name a real server when REQUIRE_SERVICES=1")
-    # Reason: a developer's quick run without PostgreSQL/Redis skips these suites; CI (and
-    # `.ci/run`) sets REQUIRE_SERVICES=1, where the line above fails them instead.
-    pytest.skip(f"{variable} not set: this suite needs the real server")
+def _service(variable: str, prefix: tuple[str, ...]) -> str:
+    value = os.environ.get(variable) or DEFAULT_SERVICES[variable]
+    if not value.startswith(prefix):
+        pytest.fail(f"{variable}={value!r} must name a real {prefix[0]} server")
+    return value
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +51,7 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """Base URL of the real PostgreSQL server (database `test`)."""
-    url = _service_or_skip("DATABASE_URL", ("postgresql", "postgres"))
+    url = _service("DATABASE_URL", ("postgresql", "postgres"))
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
@@ -59,7 +60,7 @@ def postgres_url() -> str:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """URL of the real Redis server."""
-    return _service_or_skip("REDIS_URL", ("redis://", "rediss://"))
+    return _service("REDIS_URL", ("redis://", "rediss://"))
 
 
 @pytest.fixture
