@@ -289,6 +289,99 @@ def _effort(
     return union_all(totals, skills)
 
 
+def _learning_days(scope: OrganizationScope, learners: Subquery) -> Subquery:
+    """(user_id, day, units, seconds): each learner's local days with learning events in the
+    window: rollup rows when the rollup answers for the scope, else the events summed per day."""
+    if _rolled_up(scope):
+        return (
+            select(DAYS.user_id, DAYS.day, DAYS.units, DAYS.seconds)
+            .where(_rollup_window(scope), DAYS.events > 0)
+            .subquery("learning_days")
+        )
+    day = _local_day(EVENT.occurred_at, scope.window)
+    return (
+        _events(scope, learners, scope.window)
+        .add_columns(
+            EVENT.user_id,
+            day.label("day"),
+            func.sum(_completed_unit()).label("units"),
+            func.sum(EVENT.seconds_spent).label("seconds"),
+        )
+        .group_by(EVENT.user_id, day)
+        .subquery("learning_days")
+    )
+
+
+def _activity_days(scope: OrganizationScope) -> Subquery:
+    """(user_id, day, acts, social, seconds) rows of the window: learning acts (events, attempts,
+    questions, practice), social acts (questions, feedback, practice) and learning seconds;
+    rollup rows when the rollup answers for the scope, else one row per activity row (practice
+    has no course: with a course filter it counts neither as activity nor as social)."""
+    if _rolled_up(scope):
+        return (
+            select(
+                DAYS.user_id,
+                DAYS.day,
+                (DAYS.events + DAYS.attempts + DAYS.questions + DAYS.practice).label("acts"),
+                (DAYS.questions + DAYS.feedback + DAYS.practice).label("social"),
+                DAYS.seconds,
+            )
+            .where(_rollup_window(scope))
+            .subquery("activity_days")
+        )
+    window = scope.window
+    course = scope.course_id
+    zero, one = literal(0), literal(1)
+    parts: list[Any] = [
+        _on_course(
+            select(
+                EVENT.user_id,
+                EVENT.occurred_at.label("at"),
+                one.label("acts"),
+                zero.label("social"),
+                EVENT.seconds_spent.label("seconds"),
+            ).where(_within(EVENT.occurred_at, window)),
+            EVENT.course_id,
+            course,
+        ),
+        _on_course(
+            select(ATTEMPT.user_id, ATTEMPT.submitted_at, one, zero, zero).where(
+                _within(ATTEMPT.submitted_at, window)
+            ),
+            ATTEMPT.course_id,
+            course,
+        ),
+        _on_course(
+            select(
+                AssistantInteractionRow.user_id, AssistantInteractionRow.asked_at, one, one, zero
+            ).where(_within(AssistantInteractionRow.asked_at, window)),
+            AssistantInteractionRow.course_id,
+            course,
+        ),
+        _on_course(
+            select(FeedbackRow.user_id, FeedbackRow.submitted_at, zero, one, zero).where(
+                _within(FeedbackRow.submitted_at, window)
+            ),
+            FeedbackRow.course_id,
+            course,
+        ),
+    ]
+    if course is None:
+        parts.append(
+            select(PracticeSessionRow.user_id, PracticeSessionRow.started_at, one, one, zero).where(
+                _within(PracticeSessionRow.started_at, window)
+            )
+        )
+    acts = union_all(*parts).subquery("acts")
+    return select(
+        acts.c.user_id,
+        _local_day(acts.c.at, window).label("day"),
+        acts.c.acts,
+        acts.c.social,
+        acts.c.seconds,
+    ).subquery("activity_days")
+
+
 def _completed_unit() -> ColumnElement[int]:
     return case((and_(EVENT.verb == "completed", EVENT.unit_id.is_not(None)), 1), else_=0)
 
@@ -765,34 +858,20 @@ class SqlAnalyticsRepository:
         self, scope: OrganizationScope, *, anchor: datetime
     ) -> list[WeekAggregate]:
         learners = _learners(scope)
+        days = _learning_days(scope, learners)
+        week = _week(days.c.day, anchor)
         # Two hash aggregations (per learner-week, then per department-week) instead of a
         # COUNT(DISTINCT), which PostgreSQL computes by sorting every row.
-        if _rolled_up(scope):
-            week = _week(DAYS.day, anchor)
-            per_user = (
-                select(
-                    DAYS.user_id,
-                    week.label("week"),
-                    func.sum(DAYS.units).label("units"),
-                    func.sum(DAYS.seconds).label("seconds"),
-                )
-                .where(_rollup_window(scope), DAYS.events > 0)
-                .group_by(DAYS.user_id, week)
-                .subquery("per_user")
+        per_user = (
+            select(
+                days.c.user_id,
+                week.label("week"),
+                func.sum(days.c.units).label("units"),
+                func.sum(days.c.seconds).label("seconds"),
             )
-        else:
-            week = _week(_local_day(EVENT.occurred_at, scope.window), anchor)
-            per_user = (
-                _events(scope, learners, scope.window)
-                .add_columns(
-                    EVENT.user_id,
-                    week.label("week"),
-                    func.sum(_completed_unit()).label("units"),
-                    func.sum(EVENT.seconds_spent).label("seconds"),
-                )
-                .group_by(EVENT.user_id, week)
-                .subquery("per_user")
-            )
+            .group_by(days.c.user_id, week)
+            .subquery("per_user")
+        )
         query = (
             select(
                 learners.c.department_id,
@@ -813,41 +892,17 @@ class SqlAnalyticsRepository:
 
     async def window_activity(self, scope: OrganizationScope) -> list[ActivityAggregate]:
         learners = _learners(scope)
-        if _rolled_up(scope):
-            per_user = (
-                select(
-                    DAYS.user_id,
-                    func.count().label("days"),
-                    func.sum(DAYS.units).label("units"),
-                    func.sum(DAYS.seconds).label("seconds"),
-                )
-                .where(_rollup_window(scope), DAYS.events > 0)
-                .group_by(DAYS.user_id)
-                .subquery("per_user")
+        days = _learning_days(scope, learners)
+        per_user = (
+            select(
+                days.c.user_id,
+                func.count().label("days"),
+                func.sum(days.c.units).label("units"),
+                func.sum(days.c.seconds).label("seconds"),
             )
-        else:
-            day = _local_day(EVENT.occurred_at, scope.window)
-            per_day = (
-                _events(scope, learners, scope.window)
-                .add_columns(
-                    EVENT.user_id,
-                    day.label("day"),
-                    func.sum(_completed_unit()).label("units"),
-                    func.sum(EVENT.seconds_spent).label("seconds"),
-                )
-                .group_by(EVENT.user_id, day)
-                .subquery("per_day")
-            )
-            per_user = (
-                select(
-                    per_day.c.user_id,
-                    func.count().label("days"),
-                    func.sum(per_day.c.units).label("units"),
-                    func.sum(per_day.c.seconds).label("seconds"),
-                )
-                .group_by(per_day.c.user_id)
-                .subquery("per_user")
-            )
+            .group_by(days.c.user_id)
+            .subquery("per_user")
+        )
         query = (
             select(
                 learners.c.department_id,
@@ -1072,10 +1127,16 @@ class SqlAnalyticsRepository:
         window = scope.window
         anchor = window.end - timedelta(days=7 * weeks)
         half = (weeks + 1) // 2
+        days = _activity_days(scope)
         per_user = (
-            self._culture_from_rollup(scope, anchor)
-            if _rolled_up(scope)
-            else self._culture_from_activity(scope, anchor)
+            select(
+                days.c.user_id,
+                _weeks_with(days.c.day, days.c.acts, anchor).label("weeks"),
+                func.sum(days.c.social).label("social"),
+                func.sum(days.c.seconds).label("seconds"),
+            )
+            .group_by(days.c.user_id)
+            .subquery("per_user")
         )
         habits = (
             select(
@@ -1146,95 +1207,6 @@ class SqlAnalyticsRepository:
                 )
             )
         return result
-
-    @staticmethod
-    def _culture_from_rollup(scope: OrganizationScope, anchor: datetime) -> Subquery:
-        """Per learner: weeks with learning activity (events, attempts, questions, practice),
-        social acts (questions, feedback, practice) and seconds of learning in the window."""
-        acts = DAYS.events + DAYS.attempts + DAYS.questions + DAYS.practice
-        return (
-            select(
-                DAYS.user_id,
-                _weeks_with(DAYS.day, acts, anchor).label("weeks"),
-                func.sum(DAYS.questions + DAYS.feedback + DAYS.practice).label("social"),
-                func.sum(DAYS.seconds).label("seconds"),
-            )
-            .where(_rollup_window(scope))
-            .group_by(DAYS.user_id)
-            .subquery("per_user")
-        )
-
-    @staticmethod
-    def _culture_from_activity(scope: OrganizationScope, anchor: datetime) -> Subquery:
-        """The same per-learner figures from the activity rows (practice has no course: with a
-        course filter it counts neither as activity nor as social)."""
-        window = scope.window
-        course = scope.course_id
-        zero, one = literal(0), literal(1)
-        parts: list[Any] = [
-            _on_course(
-                select(
-                    EVENT.user_id,
-                    EVENT.occurred_at.label("at"),
-                    one.label("act"),
-                    zero.label("social"),
-                    EVENT.seconds_spent.label("seconds"),
-                ).where(_within(EVENT.occurred_at, window)),
-                EVENT.course_id,
-                course,
-            ),
-            _on_course(
-                select(ATTEMPT.user_id, ATTEMPT.submitted_at, one, zero, zero).where(
-                    _within(ATTEMPT.submitted_at, window)
-                ),
-                ATTEMPT.course_id,
-                course,
-            ),
-            _on_course(
-                select(
-                    AssistantInteractionRow.user_id,
-                    AssistantInteractionRow.asked_at,
-                    one,
-                    one,
-                    zero,
-                ).where(_within(AssistantInteractionRow.asked_at, window)),
-                AssistantInteractionRow.course_id,
-                course,
-            ),
-            _on_course(
-                select(FeedbackRow.user_id, FeedbackRow.submitted_at, zero, one, zero).where(
-                    _within(FeedbackRow.submitted_at, window)
-                ),
-                FeedbackRow.course_id,
-                course,
-            ),
-        ]
-        if course is None:
-            parts.append(
-                select(
-                    PracticeSessionRow.user_id, PracticeSessionRow.started_at, one, one, zero
-                ).where(_within(PracticeSessionRow.started_at, window))
-            )
-        acts = union_all(*parts).subquery("acts")
-        days = (
-            select(
-                acts.c.user_id,
-                _local_day(acts.c.at, window).label("day"),
-                acts.c.act,
-                acts.c.social,
-                acts.c.seconds,
-            )
-        ).subquery("days")
-        return (
-            select(
-                days.c.user_id,
-                _weeks_with(days.c.day, days.c.act, anchor).label("weeks"),
-                func.sum(days.c.social).label("social"),
-                func.sum(days.c.seconds).label("seconds"),
-            )
-            .group_by(days.c.user_id)
-            .subquery("per_user")
-        )
 
     async def last_sync_at(self) -> datetime | None:
         async with self._sessions() as session:
