@@ -157,108 +157,75 @@ def _query(
     )
 
 
-@router.get(
-    "/learning-velocity/{orgId}",
-    response_model=Envelope[LearningVelocityResponse],
-    responses={**PROBLEMS, **CSV_CONTENT},
-    summary="Weekly units completed and hours per active learner, trend, by department, "
-    "active learners (CSV: one row per week)",
+ENDPOINTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
+    (
+        "learning-velocity",
+        LearningVelocityResponse,
+        "learning_velocity",
+        "Weekly units completed and hours per active learner, trend, by department, "
+        "active learners (CSV: one row per week)",
+    ),
+    (
+        "strategic-alignment",
+        StrategicAlignmentResponse,
+        "strategic_alignment",
+        "Per strategic skill target: learners targeted, share at target, average gap, "
+        "learning effort; the weighted alignment score and its trend (CSV: one row per skill)",
+    ),
+    (
+        "department-analytics",
+        DepartmentAnalyticsResponse,
+        "department_analytics",
+        "Per department: headcount, active %, engagement, completion, average score, "
+        "skill gap, at-risk count, hours per learner, against the organisation (managers: their "
+        "departments only; CSV: one row per department)",
+    ),
+    (
+        "learning-culture",
+        LearningCultureResponse,
+        "learning_culture",
+        "Learning culture index 0-100 from participation, consistency, depth, "
+        "collaboration and growth; components, trend, by department (CSV: one row per "
+        "department)",
+    ),
 )
-async def get_learning_velocity(
-    request: Request,
-    access: ViewableOrganization,
-    course_id: CourseIdQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    tz: TzQuery = None,
-) -> Response:
-    query = _query(access, start, end, tz, course_id)
-    return await _serve(
-        request,
-        access,
-        metric="learning-velocity",
-        query=query,
-        run=lambda uc: uc.learning_velocity(access.organization_id, query),
-        model=LearningVelocityResponse,
-    )
+# Managers may ask for these, restricted to the departments they manage (`visible`).
+FOR_MANAGERS = frozenset({"department-analytics"})
 
 
-@router.get(
-    "/strategic-alignment/{orgId}",
-    response_model=Envelope[StrategicAlignmentResponse],
-    responses={**PROBLEMS, **CSV_CONTENT},
-    summary="Per strategic skill target: learners targeted, share at target, average gap, "
-    "learning effort; the weighted alignment score and its trend (CSV: one row per skill)",
-)
-async def get_strategic_alignment(
-    request: Request,
-    access: ViewableOrganization,
-    course_id: CourseIdQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    tz: TzQuery = None,
-) -> Response:
-    query = _query(access, start, end, tz, course_id)
-    return await _serve(
-        request,
-        access,
-        metric="strategic-alignment",
-        query=query,
-        run=lambda uc: uc.strategic_alignment(access.organization_id, query),
-        model=StrategicAlignmentResponse,
-    )
+def _register(metric: str, model: type[BaseModel], method: str, summary: str) -> None:
+    """One GET route per metric: the same parameters, the use case's method of that name."""
+    managers = metric in FOR_MANAGERS
+
+    async def endpoint(
+        request: Request,
+        access: ViewableOrganization,
+        course_id: CourseIdQuery = None,
+        start: FromQuery = None,
+        end: ToQuery = None,
+        tz: TzQuery = None,
+    ) -> Response:
+        query = _query(access, start, end, tz, course_id)
+        scoped = {"visible": access.departments} if managers else {}
+        return await _serve(
+            request,
+            access,
+            metric=metric,
+            query=query,
+            run=lambda uc: getattr(uc, method)(access.organization_id, query, **scoped),
+            model=model,
+        )
+
+    if managers:  # the dependency that also admits a manager of the organisation
+        endpoint.__annotations__["access"] = ViewableDepartments
+    endpoint.__name__ = endpoint.__qualname__ = f"get_{method}"
+    router.get(
+        f"/{metric}/{{orgId}}",
+        response_model=Envelope[model],  # type: ignore[valid-type]
+        responses={**PROBLEMS, **CSV_CONTENT},
+        summary=summary,
+    )(endpoint)
 
 
-@router.get(
-    "/department-analytics/{orgId}",
-    response_model=Envelope[DepartmentAnalyticsResponse],
-    responses={**PROBLEMS, **CSV_CONTENT},
-    summary="Per department: headcount, active %, engagement, completion, average score, "
-    "skill gap, at-risk count, hours per learner, against the organisation (managers: their "
-    "departments only; CSV: one row per department)",
-)
-async def get_department_analytics(
-    request: Request,
-    access: ViewableDepartments,
-    course_id: CourseIdQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    tz: TzQuery = None,
-) -> Response:
-    query = _query(access, start, end, tz, course_id)
-    return await _serve(
-        request,
-        access,
-        metric="department-analytics",
-        query=query,
-        run=lambda uc: uc.department_analytics(
-            access.organization_id, query, visible=access.departments
-        ),
-        model=DepartmentAnalyticsResponse,
-    )
-
-
-@router.get(
-    "/learning-culture/{orgId}",
-    response_model=Envelope[LearningCultureResponse],
-    responses={**PROBLEMS, **CSV_CONTENT},
-    summary="Learning culture index 0-100 from participation, consistency, depth, "
-    "collaboration and growth; components, trend, by department (CSV: one row per department)",
-)
-async def get_learning_culture(
-    request: Request,
-    access: ViewableOrganization,
-    course_id: CourseIdQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    tz: TzQuery = None,
-) -> Response:
-    query = _query(access, start, end, tz, course_id)
-    return await _serve(
-        request,
-        access,
-        metric="learning-culture",
-        query=query,
-        run=lambda uc: uc.learning_culture(access.organization_id, query),
-        model=LearningCultureResponse,
-    )
+for _metric, _model, _method, _summary in ENDPOINTS:
+    _register(_metric, _model, _method, _summary)
