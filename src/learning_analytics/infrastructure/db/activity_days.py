@@ -66,6 +66,7 @@ from learning_analytics.domain.timezones import (
 )
 from learning_analytics.infrastructure.db.sqltime import local_day
 from learning_analytics.infrastructure.db.tables import (
+    ROLLUP_SUMS,
     ActivityDayRow,
     ActivityUnitDayRow,
     AssessmentAttemptRow,
@@ -88,16 +89,7 @@ MARGIN = timedelta(days=2)  # more than any UTC offset, around a span of local d
 ROLLUP: Table = ActivityDayRow.__table__  # type: ignore[assignment]
 UNIT_ROLLUP: Table = ActivityUnitDayRow.__table__  # type: ignore[assignment]
 NO_UNIT = ""
-COUNTS = (
-    "events",
-    "units",
-    "seconds",
-    "attempts",
-    "score_sum",
-    "practice",
-    "questions",
-    "feedback",
-)
+COUNTS = ROLLUP_SUMS
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,35 @@ async def _upsert_activity(session: AsyncSession, model: type[Base], rows: Seque
     return written
 
 
+# Rows that decide where learners' rollup rows belong (organisation, timezone): for each, the
+# rollup home of the written ids, and the learners a changed one moves.
+HOMES: dict[type[Base], tuple[Callable[..., dict[str, Any]], Callable[..., list[str]]]] = {
+    OrganizationRow: (
+        activity_days.organization_zone_keys,
+        activity_days.users_of_organizations,
+    ),
+    UserRow: (activity_days.home_keys_of_users, lambda _connection, ids: list(ids)),
+}
+
+
+async def _upsert_homes(session: AsyncSession, model: type[Base], rows: Sequence[Row]) -> int:
+    """Upsert organisations or users, and recompute the rollup rows of the learners whose home
+    (organisation or its timezone) the write changed, in the same transaction."""
+    keys, members = HOMES[model]
+    ids = sorted({row["id"] for row in rows})
+    before = await session.run_sync(lambda s: keys(s.connection(), ids))
+    written = await _upsert(session, _table(model), rows)
+    after = await session.run_sync(lambda s: keys(s.connection(), ids))
+    moved = [i for i in ids if before[i] != after[i]]
+    if moved:
+
+        def recompute(s: Session) -> None:
+            activity_days.recompute_users(s.connection(), members(s.connection(), moved))
+
+        await session.run_sync(recompute)
+    return written
+
+
 def _copyable(table: Table) -> bool:
     """COPY sends values as they are: only tables whose columns need no conversion."""
     return all(not isinstance(column.type, JSON) for column in table.columns)
@@ -394,30 +423,14 @@ class SqlRecordWriter:
         async with self._sessions.begin() as session:
             if model in activity_days.SOURCE_OF:
                 return await _upsert_activity(session, model, rows)
+            if model in HOMES:
+                return await _upsert_homes(session, model, rows)
             return await _upsert(session, _table(model), rows)
 
     async def upsert_organizations(
         self, records: Sequence[Organization], *, source: str, ingested_at: datetime
     ) -> int:
-        rows = [_row(record, source=source, ingested_at=ingested_at) for record in records]
-        ids = sorted({record.id for record in records})
-        async with self._sessions.begin() as session:
-            before = await session.run_sync(
-                lambda s: activity_days.organization_zone_keys(s.connection(), ids)
-            )
-            written = await _upsert(session, _table(OrganizationRow), rows)
-            after = await session.run_sync(
-                lambda s: activity_days.organization_zone_keys(s.connection(), ids)
-            )
-            moved = [i for i in ids if before[i] != after[i]]
-            if moved:  # the activity rollup's days are in the organisation's timezone
-
-                def recompute(s: Session) -> None:
-                    users = activity_days.users_of_organizations(s.connection(), moved)
-                    activity_days.recompute_users(s.connection(), users)
-
-                await session.run_sync(recompute)
-        return written
+        return await self._write(OrganizationRow, records, source=source, ingested_at=ingested_at)
 
     async def upsert_departments(
         self, records: Sequence[Department], *, source: str, ingested_at: datetime
@@ -432,22 +445,7 @@ class SqlRecordWriter:
     async def upsert_users(
         self, records: Sequence[User], *, source: str, ingested_at: datetime
     ) -> int:
-        rows = [_row(record, source=source, ingested_at=ingested_at) for record in records]
-        ids = sorted({record.id for record in records})
-        async with self._sessions.begin() as session:
-            before = await session.run_sync(
-                lambda s: activity_days.home_keys_of_users(s.connection(), ids)
-            )
-            written = await _upsert(session, _table(UserRow), rows)
-            after = await session.run_sync(
-                lambda s: activity_days.home_keys_of_users(s.connection(), ids)
-            )
-            moved = [i for i in ids if before[i] != after[i]]
-            if moved:  # another organisation or timezone: the learner's rollup rows move
-                await session.run_sync(
-                    lambda s: activity_days.recompute_users(s.connection(), moved)
-                )
-        return written
+        return await self._write(UserRow, records, source=source, ingested_at=ingested_at)
 
     async def upsert_external_ids(
         self, records: Sequence[ExternalId], *, ingested_at: datetime

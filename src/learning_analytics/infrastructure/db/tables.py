@@ -307,7 +307,7 @@ class FeedbackRow(Ingested, Base):
     submitted_at: Mapped[datetime]
 
 
-ROLLUP_COUNTS = (
+ROLLUP_SUMS = (
     "events",
     "units",
     "seconds",
@@ -316,9 +316,8 @@ ROLLUP_COUNTS = (
     "practice",
     "questions",
     "feedback",
-    "first_event_at",
-    "last_event_at",
 )
+ROLLUP_COUNTS = (*ROLLUP_SUMS, "first_event_at", "last_event_at")
 
 
 class ActivityDayRow(Base):
