@@ -7,8 +7,12 @@ reports
 - `in app`: its time inside the use case, where an endpoint's queries run concurrently on the
   pool (on a 2-core box they compete for the CPU), and
 - `alone`: the median of `--replays` sequential re-executions of the same SQL and parameters
-  on one connection (with the aggregate queries' `work_mem`), i.e. its cost without
-  competition. The sum of `alone` over an endpoint is the work any plan has to beat.
+  on one connection (with the repository's settings: its `work_mem`, no parallel workers, no
+  JIT), i.e. its cost without competition. The sum of `alone` over an endpoint is the work any
+  plan has to beat.
+
+`--explain 0.1` also prints `EXPLAIN (ANALYZE, BUFFERS)` of every statement that took 100 ms or
+more in the app.
 
     .venv/bin/python bench/org_query_breakdown.py \\
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/la_scale
@@ -54,14 +58,22 @@ class Capture:
         @event.listens_for(sync_engine, "after_cursor_execute")
         def after(conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
             elapsed = time.perf_counter() - conn.info["started"].pop()
-            if self.active and statement.lstrip().upper().startswith("SELECT"):
+            if self.active and statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 self.statements.append((statement, tuple(parameters or ()), elapsed))
 
 
-async def replay(dsn: str, statement: str, parameters: tuple[Any, ...], runs: int) -> float:
+async def replay(
+    dsn: str, statement: str, parameters: tuple[Any, ...], runs: int, *, explain: bool = False
+) -> float:
     connection = await asyncpg.connect(dsn)
     try:
-        await connection.execute(f"SET work_mem = '{WORK_MEM}'")
+        # The session settings the repository sets per transaction (SqlAnalyticsRepository._rows).
+        await connection.execute(
+            f"SET work_mem = '{WORK_MEM}'; SET max_parallel_workers_per_gather = 0; SET jit = off"
+        )
+        if explain:
+            plan = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", *parameters)
+            print("\n".join(row[0] for row in plan))
         times = []
         for _ in range(runs):
             started = time.perf_counter()
@@ -97,7 +109,13 @@ async def run(args: argparse.Namespace) -> None:
             total = time.perf_counter() - started
             capture.active = False
             rows = [
-                (await replay(dsn, statement, parameters, args.replays), in_app, statement)
+                (
+                    await replay(
+                        dsn, statement, parameters, args.replays, explain=in_app >= args.explain
+                    ),
+                    in_app,
+                    statement,
+                )
                 for statement, parameters, in_app in capture.statements
             ]
             alone = sum(r[0] for r in rows)
@@ -112,6 +130,13 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--replays", type=int, default=3)
+    parser.add_argument(
+        "--explain",
+        type=float,
+        default=float("inf"),
+        metavar="SECONDS",
+        help="print EXPLAIN (ANALYZE, BUFFERS) of the statements that took this long in the app",
+    )
     parser.add_argument("--use-cases", nargs="+", default=list(USE_CASES), choices=USE_CASES)
     parser.add_argument(
         "--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/la_scale"

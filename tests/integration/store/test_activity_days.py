@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from learning_analytics.application.org_analytics import previous_range, time_range, weeks_of
 from learning_analytics.application.ports import OrganizationScope
@@ -479,4 +479,40 @@ async def test_a_recomputation_of_thousands_of_learners_takes_one_lock(
             if database.kind == "postgres":
                 held = Counter(tuple(row) for row in (await session.execute(locks)).all())
                 assert dict(held) == expected
+    await _assert_world(session_factory, world)
+
+
+async def test_compaction_rebuilds_the_rollup_indexes_and_keeps_the_rows(
+    writer: SqlRecordWriter,
+    session_factory: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    database: Database,
+) -> None:
+    """On PostgreSQL `compact` swaps every rollup index for a freshly built one (a new file
+    node) no larger than the one a rebuild left behind, and the rows stay what they were; on
+    SQLite it does nothing and says so."""
+    world = World(seed=13)
+    await _write_all(writer, world)
+    await activity_days.rebuild(session_factory, batch=3)
+    await activity_days.rebuild(session_factory, batch=3)  # dead entries in every index
+    indexes = text(
+        "SELECT i.relname, i.relfilenode, pg_relation_size(i.oid) FROM pg_index x"
+        " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
+        " WHERE t.relname IN ('activity_days', 'activity_unit_days', 'skill_gap_summaries')"
+        " AND t.relnamespace = to_regnamespace(current_schema())::oid"
+    )
+
+    async def index_files() -> dict[str, tuple[int, int]]:
+        async with session_factory() as session:
+            return {name: (node, size) for name, node, size in await session.execute(indexes)}
+
+    before = await index_files() if database.kind == "postgres" else {}
+    assert await activity_days.compact(engine) is (database.kind == "postgres")
+    if database.kind == "postgres":
+        after = await index_files()
+        assert set(after) == set(before)
+        assert len(after) >= 6
+        for name, (node, size) in after.items():
+            assert node != before[name][0], name
+            assert size <= before[name][1], name
     await _assert_world(session_factory, world)

@@ -55,7 +55,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from learning_analytics.domain.timezones import (
@@ -432,6 +432,9 @@ def organization_zone_keys(
     return keys
 
 
+GAPS: Table = SkillGapSummaryRow.__table__  # type: ignore[assignment]
+
+
 async def rebuild(sessions: async_sessionmaker[AsyncSession], *, batch: int = 2_000) -> int:
     """Recompute the whole rollup, `batch` learners per transaction (after a bulk load that
     bypassed the writer). Returns the number of learners recomputed."""
@@ -455,7 +458,26 @@ async def rebuild(sessions: async_sessionmaker[AsyncSession], *, batch: int = 2_
     return len(users)
 
 
-GAPS: Table = SkillGapSummaryRow.__table__  # type: ignore[assignment]
+async def compact(engine: AsyncEngine) -> bool:
+    """Rebuild the rollups' indexes and vacuum them (PostgreSQL; False elsewhere, nothing done).
+
+    A rebuild deletes and re-inserts every row in batches of learners that each span all days,
+    so the `(organization_id, day, user_id)` indexes the organisation figures scan end up
+    several times their size (half-empty pages, dead entries; on 50 000 learners 2.4 GB
+    instead of 0.45 GB, bench/README.md) and each window reads that many more pages.
+    `REINDEX ... CONCURRENTLY` builds them again from the live rows without blocking readers
+    or writers; `VACUUM (ANALYZE)` then marks the pages all-visible (index-only scans) and
+    refreshes the statistics. The heap keeps its size (`VACUUM FULL` would return it, under an
+    exclusive lock)."""
+    if engine.dialect.name != "postgresql":
+        return False
+    async with engine.connect() as connection:
+        # Neither statement runs inside a transaction block.
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in (ROLLUP, UNIT_ROLLUP, GAPS):
+            await autocommit.execute(text(f"REINDEX TABLE CONCURRENTLY {table.name}"))
+            await autocommit.execute(text(f"VACUUM (ANALYZE) {table.name}"))
+    return True
 
 
 def refresh_skill_gaps(connection: Connection, user_ids: Sequence[str]) -> None:

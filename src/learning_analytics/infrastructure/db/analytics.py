@@ -258,33 +258,36 @@ def _effort(
     """Learning seconds of `window`: one row with skill_id NULL for all of it, plain and
     weighted (each unit by the heaviest strategic target it teaches), then, with `per_skill`,
     one row per strategic skill with the seconds on the units teaching it. The per-unit sums
-    are computed once (a CTE) and then joined to the small unit-skill tables."""
+    are computed once (a CTE), and only the units of the window are joined to the skills they
+    teach (also once, a second CTE), not every unit of the catalogue."""
     per_unit = _unit_seconds(scope, learners, window).cte("per_unit")
     target = StrategicSkillTargetRow
-    taught = and_(
-        target.skill_id == CourseUnitSkillRow.skill_id,
-        target.organization_id == scope.organization_id,
+    taught = (
+        select(per_unit.c.unit_id, per_unit.c.seconds, target.skill_id, target.weight)
+        .join(CourseUnitSkillRow, CourseUnitSkillRow.unit_id == per_unit.c.unit_id)
+        .join(
+            target,
+            and_(
+                target.skill_id == CourseUnitSkillRow.skill_id,
+                target.organization_id == scope.organization_id,
+            ),
+        )
+        .cte("taught")
     )
-    unit_weight = (
-        select(CourseUnitSkillRow.unit_id, func.max(target.weight).label("w"))
-        .join(target, taught)
-        .group_by(CourseUnitSkillRow.unit_id)
-        .subquery("unit_weight")
+    weighted = (
+        select((func.max(taught.c.seconds) * func.max(taught.c.weight)).label("seconds"))
+        .group_by(taught.c.unit_id)
+        .subquery("weighted")
     )
-    weight = func.coalesce(unit_weight.c.w, 0.0)
     totals = select(
         literal(None, String()).label("skill_id"),
-        func.sum(per_unit.c.seconds).label("seconds"),
-        func.sum(per_unit.c.seconds * weight).label("weighted"),
-    ).outerjoin(unit_weight, unit_weight.c.unit_id == per_unit.c.unit_id)
+        select(func.sum(per_unit.c.seconds)).scalar_subquery().label("seconds"),
+        select(func.sum(weighted.c.seconds)).scalar_subquery().label("weighted"),
+    )
     if not per_skill:
         return totals
-    skills = (
-        select(target.skill_id, func.sum(per_unit.c.seconds), literal(0.0))
-        .select_from(per_unit)
-        .join(CourseUnitSkillRow, CourseUnitSkillRow.unit_id == per_unit.c.unit_id)
-        .join(target, taught)
-        .group_by(target.skill_id)
+    skills = select(taught.c.skill_id, func.sum(taught.c.seconds), literal(0.0)).group_by(
+        taught.c.skill_id
     )
     return union_all(totals, skills)
 
