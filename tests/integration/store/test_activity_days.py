@@ -316,6 +316,28 @@ async def test_rebuild_restores_the_rollup(
     await _assert_world(session_factory, world)
 
 
+async def test_a_bulk_writer_leaves_the_rollups_to_one_rebuild(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """`rollups=False` (the scale loader's writer) writes the records and no rollup row and no
+    skill-gap summary; the rebuild at the end of the load makes them what the writer would
+    have kept."""
+    bulk = SqlRecordWriter(session_factory, rollups=False)
+    world = World(seed=14)
+    await _write_all(bulk, world)
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    await bulk.upsert_skill_profiles([SkillProfile("l-00", "python", 1, when, 3)], **STAMP)
+    assert await _stored(session_factory) == {}
+    assert await _stored_units(session_factory) == {}
+    async with session_factory() as session:
+        assert (await session.execute(select(SkillGapSummaryRow))).all() == []
+    await activity_days.rebuild(session_factory)
+    await _assert_world(session_factory, world)
+    async with session_factory() as session:
+        gaps = (await session.execute(select(SkillGapSummaryRow))).scalars().all()
+    assert [(g.user_id, g.gap_sum, g.profiles) for g in gaps] == [("l-00", 2, 1)]
+
+
 def _scope(
     world_window: Window, *, rolled_up: bool, departments: Sequence[str]
 ) -> OrganizationScope:

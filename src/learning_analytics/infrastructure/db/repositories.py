@@ -411,10 +411,16 @@ class SqlActivityRepository:
 
 
 class SqlRecordWriter:
-    """Batch idempotent upserts of canonical records (the `RecordWriter` port)."""
+    """Batch idempotent upserts of canonical records (the `RecordWriter` port).
 
-    def __init__(self, sessions: Sessions) -> None:
+    It keeps the rollups (`activity_days`, `activity_unit_days`, `skill_gap_summaries`) exact in
+    the same transaction as every write. `rollups=False` is for a bulk load that rebuilds them
+    once at the end (`activity_days.rebuild`): until then the organisation figures read stale
+    rollups, so no API should be serving from the store meanwhile."""
+
+    def __init__(self, sessions: Sessions, *, rollups: bool = True) -> None:
         self._sessions = sessions
+        self._rollups = rollups
 
     async def _write(
         self, model: type[Base], records: Sequence[Any], *, source: str, ingested_at: datetime
@@ -422,10 +428,17 @@ class SqlRecordWriter:
         rows = [_row(record, source=source, ingested_at=ingested_at) for record in records]
         async with self._sessions.begin() as session:
             if model in activity_days.SOURCE_OF:
-                return await _upsert_activity(session, model, rows)
-            if model in HOMES:
+                return await self._upsert_activity(session, model, rows)
+            if model in HOMES and self._rollups:
                 return await _upsert_homes(session, model, rows)
             return await _upsert(session, _table(model), rows)
+
+    async def _upsert_activity(
+        self, session: AsyncSession, model: type[Base], rows: Sequence[Row]
+    ) -> int:
+        if self._rollups:
+            return await _upsert_activity(session, model, rows)
+        return await _upsert(session, _table(model), rows)
 
     async def upsert_organizations(
         self, records: Sequence[Organization], *, source: str, ingested_at: datetime
@@ -501,7 +514,7 @@ class SqlRecordWriter:
             for s in attempt.skill_scores
         ]
         async with self._sessions.begin() as session:
-            written = await _upsert_activity(session, AssessmentAttemptRow, attempts)
+            written = await self._upsert_activity(session, AssessmentAttemptRow, attempts)
             await _replace_children(
                 session,
                 _table(AssessmentSkillScoreRow),
@@ -518,9 +531,10 @@ class SqlRecordWriter:
         users = sorted({record.user_id for record in records})
         async with self._sessions.begin() as session:
             written = await _upsert(session, _table(SkillProfileRow), rows)
-            await session.run_sync(
-                lambda s: activity_days.refresh_skill_gaps(s.connection(), users)
-            )
+            if self._rollups:
+                await session.run_sync(
+                    lambda s: activity_days.refresh_skill_gaps(s.connection(), users)
+                )
         return written
 
     async def upsert_strategic_skill_targets(
