@@ -105,8 +105,9 @@ async def run(args: argparse.Namespace) -> None:
         now=datetime.now(UTC),
     )  # fmt: skip
     auth = {"Authorization": f"Bearer {token}"}
+    query = f"?{args.query}" if args.query else ""
     paths = [f"/api/v1/analytics/trainer/{m}/{trainer_id}" for m in TRAINER] + [
-        f"/api/v1/analytics/organization/{m}/org-1" for m in ORGANIZATION
+        f"/api/v1/analytics/organization/{m}/org-1{query}" for m in ORGANIZATION
     ]
     results: list[tuple[str, list[float], list[float]]] = []
     async with app.router.lifespan_context(app):
@@ -156,6 +157,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument(
         "--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/la_scale"
+    )
+    parser.add_argument(
+        "--query",
+        default="",
+        help="query string for the organisation endpoints, e.g. tz=UTC (another timezone than "
+        "the organisation's reads the activity rows, not the rollups)",
     )
     asyncio.run(run(parser.parse_args()))
 
