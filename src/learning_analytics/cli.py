@@ -105,19 +105,18 @@ def rebuild_rollup() -> None:
     from the activity tables. The writer keeps it exact; run this after loading activity rows
     by other means (bulk COPY, restored dumps). On PostgreSQL it then rebuilds the rollups'
     indexes (concurrently) and vacuums them: the rebuild leaves them several times their size."""
-    settings = _settings()
-    learners, compacted = asyncio.run(_rebuild_rollup(settings))
-    console.print(f"[green]activity_days recomputed for {learners} learners[/green]")
-    if compacted:
-        console.print("[green]rollup indexes rebuilt and vacuumed[/green]")
+    asyncio.run(_rebuild_rollup(_settings()))
 
 
-async def _rebuild_rollup(settings: Settings) -> tuple[int, bool]:
+async def _rebuild_rollup(settings: Settings) -> None:
     await migrations.upgrade(settings.database_url, schema=settings.database_schema)
     engine = create_engine(settings.database_url, connect_args=settings.database_connect_args)
     try:
         learners = await activity_days.rebuild(create_session_factory(engine))
-        return learners, await activity_days.compact(engine)
+        # Committed: said before the index rebuild, which waits for every older transaction.
+        console.print(f"[green]activity_days recomputed for {learners} learners[/green]")
+        if await activity_days.compact(engine):
+            console.print("[green]rollup indexes rebuilt and vacuumed[/green]")
     finally:
         await engine.dispose()
 

@@ -17,12 +17,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 import pytest
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from typer.testing import CliRunner
 
 from learning_analytics.application.org_analytics import previous_range, time_range, weeks_of
 from learning_analytics.application.ports import OrganizationScope
+from learning_analytics.cli import app
+from learning_analytics.config import get_settings
 from learning_analytics.domain.metrics.learner import Window
 from learning_analytics.domain.metrics.organization import UNASSIGNED
 from learning_analytics.domain.records import (
@@ -325,6 +329,8 @@ async def test_a_bulk_writer_leaves_the_rollups_to_one_rebuild(
     bulk = SqlRecordWriter(session_factory, rollups=False)
     world = World(seed=14)
     await _write_all(bulk, world)
+    world.org_of["l-00"] = "org-u"  # a move recomputes the learner's days when rollups are kept
+    await bulk.upsert_users(world.users()[:1], **STAMP)
     when = datetime(2026, 11, 1, tzinfo=UTC)
     await bulk.upsert_skill_profiles([SkillProfile("l-00", "python", 1, when, 3)], **STAMP)
     assert await _stored(session_factory) == {}
@@ -537,4 +543,42 @@ async def test_compaction_rebuilds_the_rollup_indexes_and_keeps_the_rows(
         for name, (node, size) in after.items():
             assert node != before[name][0], name
             assert size <= before[name][1], name
+        visible = text(
+            "SELECT relname, relallvisible FROM pg_class WHERE relname IN"
+            " ('activity_days', 'activity_unit_days')"
+            " AND relnamespace = to_regnamespace(current_schema())::oid"
+        )
+        async with session_factory() as session:
+            vacuumed = {name: pages for name, pages in await session.execute(visible)}
+        assert vacuumed.keys() == {"activity_days", "activity_unit_days"}
+        assert all(pages > 0 for pages in vacuumed.values()), vacuumed  # only VACUUM sets it
+    await _assert_world(session_factory, world)
+
+
+async def test_the_rebuild_command_recomputes_then_compacts(
+    writer: SqlRecordWriter,
+    session_factory: async_sessionmaker[AsyncSession],
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`learning-analytics rebuild-rollup` against the test's store: the rollups come back, the
+    recomputation is reported, and on PostgreSQL so is the index rebuild (never on SQLite)."""
+    world = World(seed=15)
+    await _write_all(writer, world)
+    async with session_factory.begin() as session:
+        await session.execute(delete(ActivityDayRow))
+        await session.execute(delete(ActivityUnitDayRow))
+    monkeypatch.setenv("DATABASE_URL", database.url)
+    if database.schema is None:
+        monkeypatch.delenv("DATABASE_SCHEMA", raising=False)
+    else:
+        monkeypatch.setenv("DATABASE_SCHEMA", database.schema)
+    get_settings.cache_clear()
+    try:
+        result = await anyio.to_thread.run_sync(lambda: CliRunner().invoke(app, ["rebuild-rollup"]))
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert f"activity_days recomputed for {len(LEARNERS)} learners" in result.output
+    assert ("rollup indexes rebuilt and vacuumed" in result.output) is (database.kind == "postgres")
     await _assert_world(session_factory, world)
