@@ -549,7 +549,7 @@ async def test_compaction_rebuilds_the_rollup_indexes_and_keeps_the_rows(
             " AND relnamespace = to_regnamespace(current_schema())::oid"
         )
         async with session_factory() as session:
-            vacuumed = {name: pages for name, pages in await session.execute(visible)}
+            vacuumed = dict((await session.execute(visible)).all())
         assert vacuumed.keys() == {"activity_days", "activity_unit_days"}
         assert all(pages > 0 for pages in vacuumed.values()), vacuumed  # only VACUUM sets it
     await _assert_world(session_factory, world)
