@@ -47,6 +47,7 @@ from learning_analytics.domain.metrics.organization import (
     strategic_alignment,
 )
 from learning_analytics.domain.metrics.trainer import (
+    STALL_DAYS,
     CourseHealth,
     CoursePerformance,
     StudentDistribution,
@@ -56,7 +57,7 @@ from learning_analytics.domain.metrics.trainer import (
     student_distribution,
     teaching_effectiveness,
 )
-from learning_analytics.domain.timezones import zone_named
+from learning_analytics.domain.timezones import same_local_days, zone_named
 
 R = TypeVar("R")
 
@@ -235,12 +236,13 @@ class OrganizationAnalytics:
                     f"the department has fewer than {self._k} learners", details="k-anonymity"
                 )
         require_shown(shown, k=self._k)
+        span = time_range(window, tz, now=now)
         scope = OrganizationScope(
             organization_id=organization_id,
             departments=tuple(d.department_id for d in shown),
-            window=time_range(window, tz, now=now),
+            window=span,
             course_id=query.course_id,
-            organization_zone=tz.key == zone_named(zone_name).key,
+            organization_zone=_organization_days(span, tz, zone_named(zone_name)),
         )
         return _OrgContext(window, tz, shown, suppressed, scope)
 
@@ -328,6 +330,18 @@ class OrganizationAnalytics:
             k=self._k,
         )
         return await self._answer(organization_id, context, result)
+
+
+def _organization_days(span: TimeRange, tz: ZoneInfo, organization_tz: ZoneInfo) -> bool:
+    """Whether the request's local days are the organisation's over every instant the figures
+    read: the window, the one before it (trends, the weeks' anchor) and the at-risk look-back.
+    Then the store may answer from what it keeps per organisation-local day; another zone with
+    the same offsets there (Paris for a Berlin organisation) counts the same days."""
+    if tz.key == organization_tz.key:
+        return True
+    since = min(previous_range(span).start, span.as_of - timedelta(days=STALL_DAYS))
+    until = max(span.end, span.as_of) + timedelta(days=1)
+    return same_local_days(tz, organization_tz, since, until)
 
 
 def _previous(scope: OrganizationScope) -> OrganizationScope:

@@ -474,8 +474,9 @@ class OrganizationScope:
     departments: tuple[str, ...]
     window: TimeRange  # local midnights in the request's timezone
     course_id: str | None = None
-    # The window's timezone is the organisation's, whose local days the store may keep rolled
-    # up per learner (then it can read them instead of the activity rows).
+    # The window's local days are the organisation's (its zone, or one with the same offsets
+    # over everything the figures read), which the store may keep rolled up per learner (then
+    # it can read them instead of the activity rows).
     organization_zone: bool = False
 
 

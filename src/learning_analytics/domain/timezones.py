@@ -78,6 +78,13 @@ def offset_segments(tz: tzinfo, start: datetime, end: datetime) -> list[OffsetSe
     return segments
 
 
+def same_local_days(a: tzinfo, b: tzinfo, start: datetime, end: datetime) -> bool:
+    """Whether every instant in [start, end] has the same local date in `a` as in `b`: the two
+    zones keep the same offsets, with the same transitions, over that span (Paris and Berlin,
+    say; not London and Berlin)."""
+    return offset_segments(a, start, end) == offset_segments(b, start, end)
+
+
 def zone_named(name: str | None) -> ZoneInfo:
     """The zone called `name`, UTC when it is missing or unknown."""
     if name:

@@ -11,6 +11,7 @@ from learning_analytics.domain.timezones import (
     day_of_number,
     local_day_number,
     offset_segments,
+    same_local_days,
     zone_named,
 )
 
@@ -50,3 +51,14 @@ def test_unknown_or_missing_zone_names_are_utc() -> None:
     assert zone_named("Europe/Berlin") == BERLIN
     assert zone_named("Mars/Olympus") == ZoneInfo("UTC")
     assert zone_named(None) == ZoneInfo("UTC")
+
+
+def test_zones_with_the_same_offsets_count_the_same_local_days() -> None:
+    year = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    winter = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 2, 1, tzinfo=UTC))
+    assert same_local_days(BERLIN, ZoneInfo("Europe/Paris"), *year)
+    assert not same_local_days(BERLIN, ZoneInfo("Europe/London"), *year)
+    assert not same_local_days(BERLIN, UTC, *winter)
+    # A fixed UTC+1 is Berlin's winter time, not its summer time.
+    assert same_local_days(BERLIN, ZoneInfo("Etc/GMT-1"), *winter)
+    assert not same_local_days(BERLIN, ZoneInfo("Etc/GMT-1"), *year)
