@@ -11,6 +11,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from structlog.typing import EventDict, WrappedLogger
 
 
+def _stderr_logger(*_: object) -> structlog.PrintLogger:
+    """A logger on the process's stderr of the moment the line is written (loggers are not
+    cached): a stream bound at configuration time may be gone by then, as the one a CLI run
+    was given under a test runner, or one redirected and closed since."""
+    return structlog.PrintLogger(sys.stderr)
+
+
 def _add_request_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     request_id = correlation_id.get()
     if request_id and "request_id" not in event:
@@ -35,7 +42,7 @@ def configure_logging(*, level: str = "INFO", json_logs: bool = True) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,  # so reconfiguration (and log capture) applies at once
     )
 
