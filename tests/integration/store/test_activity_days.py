@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import anyio
 import pytest
 from sqlalchemy import delete, insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
@@ -47,6 +48,7 @@ from learning_analytics.domain.records import (
 from learning_analytics.domain.timezones import local_day_number, zone_named
 from learning_analytics.infrastructure.db import activity_days
 from learning_analytics.infrastructure.db.analytics import SqlAnalyticsRepository
+from learning_analytics.infrastructure.db.engine import create_engine
 from learning_analytics.infrastructure.db.repositories import SqlRecordWriter
 from learning_analytics.infrastructure.db.tables import (
     ActivityDayRow,
@@ -493,9 +495,9 @@ async def test_a_recomputation_of_thousands_of_learners_takes_one_lock(
     await _write_all(writer, world)
     many = [*LEARNERS, *(f"nobody-{n}" for n in range(2 * activity_days.LOCKS_PER_TRANSACTION))]
     locks = text(
-        "SELECT objid = 0 AS everyone, mode FROM pg_locks"
+        "SELECT classid = CAST(:everyone AS oid) AS everyone, mode FROM pg_locks"
         " WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-    )
+    ).bindparams(everyone=activity_days.LOCK_NAMESPACE)
     for users, expected in (
         (many, {(True, "ExclusiveLock"): 1}),
         (LEARNERS, {(True, "ShareLock"): 1, (False, "ExclusiveLock"): len(LEARNERS)}),
@@ -508,6 +510,43 @@ async def test_a_recomputation_of_thousands_of_learners_takes_one_lock(
                 held = Counter(tuple(row) for row in (await session.execute(locks)).all())
                 assert dict(held) == expected
     await _assert_world(session_factory, world)
+
+
+async def test_learner_locks_are_per_schema(postgres_url: str, unique_prefix: str) -> None:
+    """Advisory locks belong to the whole database: a writer of the same learner in the same
+    schema waits (here: times out), one in another schema (another store) does not."""
+    schemas = [f"{unique_prefix}_a", f"{unique_prefix}_b"]
+    plain = create_engine(postgres_url)
+    engines = {
+        schema: create_engine(
+            postgres_url, connect_args={"server_settings": {"search_path": schema}}
+        )
+        for schema in schemas
+    }
+    try:
+        async with plain.begin() as connection:
+            for schema in schemas:
+                await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+        async def lock_error(schema: str) -> str | None:
+            async with engines[schema].begin() as other:
+                await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                try:
+                    await other.run_sync(lambda c: activity_days._lock(c, ["l-00", "l-01"]))
+                except DBAPIError as error:
+                    return str(error)
+            return None
+
+        async with engines[schemas[0]].begin() as holder:
+            await holder.run_sync(lambda c: activity_days._lock(c, ["l-01"]))
+            assert await lock_error(schemas[1]) is None
+            assert "lock timeout" in (await lock_error(schemas[0]) or "")
+    finally:
+        async with plain.begin() as connection:
+            for schema in schemas:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        for engine in (plain, *engines.values()):
+            await engine.dispose()
 
 
 async def test_compaction_rebuilds_the_rollup_indexes_and_keeps_the_rows(

@@ -82,7 +82,7 @@ from learning_analytics.infrastructure.db.tables import (
 
 USERS_PER_STATEMENT = 500
 IDS_PER_STATEMENT = 5_000
-LOCK_NAMESPACE = 481_516  # pg_advisory_xact_lock(namespace, 0): the rollups' "everyone" lock
+LOCK_NAMESPACE = 481_516  # pg_advisory_xact_lock(namespace, schema key): "everyone" lock
 PER_LEARNER_NAMESPACE = 481_517  # pg_advisory_xact_lock(namespace, learner key)
 LOCKS_PER_TRANSACTION = 1_000
 MARGIN = timedelta(days=2)  # more than any UTC offset, around a span of local days
@@ -193,9 +193,9 @@ def _by_home(homes: dict[str, Home]) -> dict[tuple[str, str], list[str]]:
     return groups
 
 
-def _lock_key(user_id: str) -> int:
-    """A stable signed 32-bit key per learner (a collision only serialises two learners)."""
-    digest = hashlib.blake2b(user_id.encode(), digest_size=4).digest()
+def _lock_key(name: str) -> int:
+    """A stable signed 32-bit key (a collision only serialises two learners)."""
+    digest = hashlib.blake2b(name.encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -205,18 +205,20 @@ def _lock(connection: Connection, user_ids: Iterable[str]) -> None:
     locking overlapping learners cannot deadlock; writers about other learners (other sources
     of the same sync round, say) go on side by side. Past `LOCKS_PER_TRANSACTION` learners (a
     rebuild, a migration) the "everyone" lock is taken exclusively instead, so the server's
-    lock table is not filled with one entry per learner."""
+    lock table is not filled with one entry per learner.
+
+    Advisory locks belong to the whole database: the keys include the schema the store works
+    in, so stores in other schemas of the same database (another deployment, a parallel test
+    run) neither wait for these learners' locks nor join a deadlock with them."""
     if connection.dialect.name != "postgresql":
         return
-    keys = sorted({_lock_key(user_id) for user_id in user_ids})
+    schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    everyone = {"namespace": LOCK_NAMESPACE, "key": _lock_key(schema)}
+    keys = sorted({_lock_key(f"{schema}:{user_id}") for user_id in user_ids})
     if len(keys) > LOCKS_PER_TRANSACTION:
-        connection.execute(
-            text("SELECT pg_advisory_xact_lock(:namespace, 0)"), {"namespace": LOCK_NAMESPACE}
-        )
+        connection.execute(text("SELECT pg_advisory_xact_lock(:namespace, :key)"), everyone)
         return
-    connection.execute(
-        text("SELECT pg_advisory_xact_lock_shared(:namespace, 0)"), {"namespace": LOCK_NAMESPACE}
-    )
+    connection.execute(text("SELECT pg_advisory_xact_lock_shared(:namespace, :key)"), everyone)
     # Volatile functions in the select list run after the ORDER BY: in key order.
     connection.execute(
         text(
