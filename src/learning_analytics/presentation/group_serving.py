@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -33,6 +33,7 @@ from learning_analytics.presentation.responses import (
     render_data,
     wants_refresh,
 )
+from learning_analytics.presentation.schemas import PROBLEMS, Envelope
 from learning_analytics.presentation.state import Services
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -44,6 +45,27 @@ Family = Literal["trainer", "organization"]
 CSV_CONTENT: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
 }
+
+
+def add_group_route(
+    router: APIRouter,
+    path: str,
+    endpoint: Callable[..., Awaitable[Response]],
+    *,
+    name: str,
+    model: type[BaseModel],
+    summary: str,
+) -> None:
+    """Register a trainer or organisation metric: GET `path`, answered by `endpoint` (named
+    `name` in the OpenAPI operation ids), the envelope of `model` or its CSV table, the
+    problem responses."""
+    endpoint.__name__ = endpoint.__qualname__ = name
+    router.get(
+        path,
+        response_model=Envelope[model],  # type: ignore[valid-type]
+        responses={**PROBLEMS, **CSV_CONTENT},
+        summary=summary,
+    )(endpoint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ from learning_analytics.infrastructure.db.analytics import SqlAnalyticsRepositor
 from learning_analytics.infrastructure.db.engine import create_engine
 from learning_analytics.infrastructure.db.repositories import SqlRecordWriter
 from learning_analytics.infrastructure.db.tables import (
+    ROLLUP_SUMS,
     ActivityDayRow,
     ActivityUnitDayRow,
     SkillGapSummaryRow,
@@ -138,10 +139,7 @@ class World:
 
     def expected(self) -> dict[tuple[str, int], dict[str, Any]]:
         rows: dict[tuple[str, int], dict[str, Any]] = defaultdict(
-            lambda: (
-                dict.fromkeys(activity_days.COUNTS, 0)
-                | {"first_event_at": None, "last_event_at": None}
-            )
+            lambda: dict.fromkeys(ROLLUP_SUMS, 0) | {"first_event_at": None, "last_event_at": None}
         )
 
         def bucket(user: str, at: datetime) -> dict[str, Any]:
@@ -214,7 +212,7 @@ async def _stored(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[str,
         rows = (await session.execute(select(ActivityDayRow))).scalars().all()
     return {
         (r.user_id, r.day): {
-            **{name: getattr(r, name) for name in activity_days.COUNTS},
+            **{name: getattr(r, name) for name in ROLLUP_SUMS},
             "first_event_at": r.first_event_at,
             "last_event_at": r.last_event_at,
             "organization_id": r.organization_id,

@@ -66,6 +66,7 @@ from learning_analytics.domain.timezones import (
 )
 from learning_analytics.infrastructure.db.sqltime import local_day
 from learning_analytics.infrastructure.db.tables import (
+    ROLLUP_COUNTS,
     ROLLUP_SUMS,
     ActivityDayRow,
     ActivityUnitDayRow,
@@ -89,7 +90,6 @@ MARGIN = timedelta(days=2)  # more than any UTC offset, around a span of local d
 ROLLUP: Table = ActivityDayRow.__table__  # type: ignore[assignment]
 UNIT_ROLLUP: Table = ActivityUnitDayRow.__table__  # type: ignore[assignment]
 NO_UNIT = ""
-COUNTS = ROLLUP_SUMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +199,16 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def _schema(connection: Connection) -> str:
+    """The schema the connection's store works in (its search_path, set when it connected):
+    asked once per pooled connection."""
+    schema: str | None = connection.info.get("rollup_schema")
+    if schema is None:
+        schema = str(connection.execute(text("SELECT current_schema()")).scalar_one())
+        connection.info["rollup_schema"] = schema
+    return schema
+
+
 def _lock(connection: Connection, user_ids: Iterable[str]) -> None:
     """Hold, until the transaction ends, the rollups' locks for these learners: the shared
     "everyone" lock and one exclusive lock per learner, taken in key order so that writers
@@ -212,7 +222,7 @@ def _lock(connection: Connection, user_ids: Iterable[str]) -> None:
     run) neither wait for these learners' locks nor join a deadlock with them."""
     if connection.dialect.name != "postgresql":
         return
-    schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    schema = _schema(connection)
     everyone = {"namespace": LOCK_NAMESPACE, "key": _lock_key(schema)}
     keys = sorted({_lock_key(f"{schema}:{user_id}") for user_id in user_ids})
     if len(keys) > LOCKS_PER_TRANSACTION:
@@ -243,7 +253,7 @@ def _part(
     last: int,
 ) -> Any:
     zero = literal(0)
-    columns: dict[str, Any] = dict.fromkeys(COUNTS, zero)
+    columns: dict[str, Any] = dict.fromkeys(ROLLUP_SUMS, zero)
     columns.update(first_event_at=null(), last_event_at=null())
     if source is EVENTS:
         unit_done = case(
@@ -301,7 +311,7 @@ def recompute(
         acts.c.user_id,
         acts.c.day,
         literal(home.organization_id).label("organization_id"),
-        *(func.sum(acts.c[name]).label(name) for name in COUNTS),
+        *(func.sum(acts.c[name]).label(name) for name in ROLLUP_SUMS),
         func.min(acts.c.first_event_at).label("first_event_at"),
         func.max(acts.c.last_event_at).label("last_event_at"),
     ).group_by(acts.c.user_id, acts.c.day)
@@ -313,7 +323,7 @@ def recompute(
                 table.c.day <= last,
             )
         )
-    names = ["user_id", "day", "organization_id", *COUNTS, "first_event_at", "last_event_at"]
+    names = ["user_id", "day", "organization_id", *ROLLUP_COUNTS]
     connection.execute(insert(ROLLUP).from_select(names, summed))
     day = local_day(EVENTS.at, segments)
     unit = func.coalesce(LearningEventRow.unit_id, literal(NO_UNIT))

@@ -333,47 +333,28 @@ def _activity_days(scope: OrganizationScope) -> Subquery:
             .subquery("activity_days")
         )
     window = scope.window
-    course = scope.course_id
     zero, one = literal(0), literal(1)
-    parts: list[Any] = [
-        _on_course(
-            select(
-                EVENT.user_id,
-                EVENT.occurred_at.label("at"),
-                one.label("acts"),
-                zero.label("social"),
-                EVENT.seconds_spent.label("seconds"),
-            ).where(_within(EVENT.occurred_at, window)),
-            EVENT.course_id,
-            course,
-        ),
-        _on_course(
-            select(ATTEMPT.user_id, ATTEMPT.submitted_at, one, zero, zero).where(
-                _within(ATTEMPT.submitted_at, window)
-            ),
-            ATTEMPT.course_id,
-            course,
-        ),
-        _on_course(
-            select(
-                AssistantInteractionRow.user_id, AssistantInteractionRow.asked_at, one, one, zero
-            ).where(_within(AssistantInteractionRow.asked_at, window)),
+
+    def part(user: Any, at: Any, course: Any, acts: Any, social: Any, seconds: Any = zero) -> Any:
+        columns = (at.label("at"), acts.label("acts"), social.label("social"))
+        query = select(user, *columns, seconds.label("seconds")).where(_within(at, window))
+        return _on_course(query, course, scope.course_id)
+
+    parts = [
+        part(EVENT.user_id, EVENT.occurred_at, EVENT.course_id, one, zero, EVENT.seconds_spent),
+        part(ATTEMPT.user_id, ATTEMPT.submitted_at, ATTEMPT.course_id, one, zero),
+        part(
+            AssistantInteractionRow.user_id,
+            AssistantInteractionRow.asked_at,
             AssistantInteractionRow.course_id,
-            course,
+            one,
+            one,
         ),
-        _on_course(
-            select(FeedbackRow.user_id, FeedbackRow.submitted_at, zero, one, zero).where(
-                _within(FeedbackRow.submitted_at, window)
-            ),
-            FeedbackRow.course_id,
-            course,
-        ),
+        part(FeedbackRow.user_id, FeedbackRow.submitted_at, FeedbackRow.course_id, zero, one),
     ]
-    if course is None:
+    if scope.course_id is None:  # practice has no course
         parts.append(
-            select(PracticeSessionRow.user_id, PracticeSessionRow.started_at, one, one, zero).where(
-                _within(PracticeSessionRow.started_at, window)
-            )
+            part(PracticeSessionRow.user_id, PracticeSessionRow.started_at, None, one, one)
         )
     acts = union_all(*parts).subquery("acts")
     return select(

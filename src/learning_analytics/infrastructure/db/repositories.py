@@ -153,9 +153,13 @@ async def _upsert(
     return len(distinct)
 
 
-async def _upsert_activity(session: AsyncSession, model: type[Base], rows: Sequence[Row]) -> int:
-    """Upsert activity rows and recompute the activity rollup's buckets they touch (where they
-    land, and where the same ids were before), in the same transaction."""
+async def _upsert_activity(
+    session: AsyncSession, model: type[Base], rows: Sequence[Row], *, rollups: bool
+) -> int:
+    """Upsert activity rows and, with `rollups`, recompute the activity rollup's buckets they
+    touch (where they land, and where the same ids were before), in the same transaction."""
+    if not rollups:
+        return await _upsert(session, _table(model), rows)
     source = activity_days.SOURCE_OF[model]
     ids = [row["id"] for row in rows]
     before = await session.run_sync(
@@ -428,17 +432,10 @@ class SqlRecordWriter:
         rows = [_row(record, source=source, ingested_at=ingested_at) for record in records]
         async with self._sessions.begin() as session:
             if model in activity_days.SOURCE_OF:
-                return await self._upsert_activity(session, model, rows)
+                return await _upsert_activity(session, model, rows, rollups=self._rollups)
             if model in HOMES and self._rollups:
                 return await _upsert_homes(session, model, rows)
             return await _upsert(session, _table(model), rows)
-
-    async def _upsert_activity(
-        self, session: AsyncSession, model: type[Base], rows: Sequence[Row]
-    ) -> int:
-        if self._rollups:
-            return await _upsert_activity(session, model, rows)
-        return await _upsert(session, _table(model), rows)
 
     async def upsert_organizations(
         self, records: Sequence[Organization], *, source: str, ingested_at: datetime
@@ -514,7 +511,9 @@ class SqlRecordWriter:
             for s in attempt.skill_scores
         ]
         async with self._sessions.begin() as session:
-            written = await self._upsert_activity(session, AssessmentAttemptRow, attempts)
+            written = await _upsert_activity(
+                session, AssessmentAttemptRow, attempts, rollups=self._rollups
+            )
             await _replace_children(
                 session,
                 _table(AssessmentSkillScoreRow),

@@ -21,8 +21,8 @@ from learning_analytics.application.org_analytics import (
     OrganizationAnalytics,
 )
 from learning_analytics.presentation.group_serving import (
-    CSV_CONTENT,
     CsvTable,
+    add_group_route,
     analytics_query,
     cache_key,
     serve_group,
@@ -34,7 +34,6 @@ from learning_analytics.presentation.org_schemas import (
     StrategicAlignmentResponse,
 )
 from learning_analytics.presentation.params import FromQuery, ToQuery, TzQuery
-from learning_analytics.presentation.schemas import PROBLEMS, Envelope
 from learning_analytics.presentation.security import (
     SUBJECT_ID_PATTERN,
     OrganizationAnalyticsAccess,
@@ -218,13 +217,9 @@ def _register(metric: str, model: type[BaseModel], method: str, summary: str) ->
 
     if managers:  # the dependency that also admits a manager of the organisation
         endpoint.__annotations__["access"] = ViewableDepartments
-    endpoint.__name__ = endpoint.__qualname__ = f"get_{method}"
-    router.get(
-        f"/{metric}/{{orgId}}",
-        response_model=Envelope[model],  # type: ignore[valid-type]
-        responses={**PROBLEMS, **CSV_CONTENT},
-        summary=summary,
-    )(endpoint)
+    add_group_route(
+        router, f"/{metric}/{{orgId}}", endpoint, name=f"get_{method}", model=model, summary=summary
+    )
 
 
 for _metric, _model, _method, _summary in ENDPOINTS:

@@ -17,8 +17,8 @@ from starlette.responses import Response
 
 from learning_analytics.application.org_analytics import AnalyticsQuery, Answer, TrainerAnalytics
 from learning_analytics.presentation.group_serving import (
-    CSV_CONTENT,
     CsvTable,
+    add_group_route,
     analytics_query,
     cache_key,
     serve_group,
@@ -30,7 +30,6 @@ from learning_analytics.presentation.org_schemas import (
     TeachingEffectivenessResponse,
 )
 from learning_analytics.presentation.params import FromQuery, ToQuery, TzQuery
-from learning_analytics.presentation.schemas import PROBLEMS, Envelope
 from learning_analytics.presentation.security import (
     SUBJECT_ID_PATTERN,
     DepartmentIdQuery,
@@ -188,13 +187,14 @@ def _register(metric: str, model: type[BaseModel], method: str, summary: str) ->
             model=model,
         )
 
-    endpoint.__name__ = endpoint.__qualname__ = f"get_{method}"
-    router.get(
+    add_group_route(
+        router,
         f"/{metric}/{{trainerId}}",
-        response_model=Envelope[model],  # type: ignore[valid-type]
-        responses={**PROBLEMS, **CSV_CONTENT},
+        endpoint,
+        name=f"get_{method}",
+        model=model,
         summary=summary,
-    )(endpoint)
+    )
 
 
 for _metric, _model, _method, _summary in ENDPOINTS:
